@@ -1,0 +1,35 @@
+"""idrs_fast: input-dependent randomized smoothing certificates, fast and exact.
+
+Súkeník, Kuvshinov & Günnemann, "Intriguing Properties of Input-Dependent
+Randomized Smoothing", ICML 2022.
+"""
+import hashlib
+import os
+import pathlib
+
+
+def _kernel_digest():
+    """Hash of the kernel sources: Numba's cache only watches the file of the jitted
+    function itself, not the kernels it inlines, so the cache folder carries this."""
+    here = pathlib.Path(__file__).resolve().parent
+    kernels = here / "kernels"
+    if not kernels.is_dir():            # editable install: kernels/ beside idrs_fast/
+        kernels = here.parent / "kernels"
+    digest = hashlib.sha256()
+    for path in sorted(kernels.glob("*.py")) + sorted(here.glob("_backend*.py")):
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+# Numba's on-disk cache: a user-writable place unless the user chose one
+# (site-packages may be read-only; numba#4908).
+os.environ.setdefault(
+    "NUMBA_CACHE_DIR",
+    os.path.join(os.environ.get("XDG_CACHE_HOME", os.path.expanduser("~/.cache")),
+                 "idrs_fast", "numba-" + _kernel_digest()),
+)
+
+from . import ncx2  # noqa: E402
+
+__version__ = "0.1.0"
+__all__ = ["ncx2", "__version__"]

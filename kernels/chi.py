@@ -1,0 +1,59 @@
+"""The chi distribution with nu degrees of freedom (the length of a nu-dimensional
+standard Gaussian vector), written so that its log-density keeps full precision at
+nu = 2e5, where log-gamma and the power terms would each be ~1e6 and cancel.
+"""
+import math
+
+from ._jit import kernel
+
+LOG_SQRT_2PI = 0.91893853320467274178
+
+
+@kernel
+def log1p_minus_x(x):
+    """log(1 + x) - x, accurate near x = 0.
+
+    For |x| <= 1/4: log(1 + x) = 2 atanh(r), r = x / (2 + x), |r| <= 1/7, and
+    x - 2 r = r x, so log1p(x) - x = 2 (r^3/3 + r^5/5 + ...) - r x (11 terms).
+    """
+    if abs(x) > 0.25:
+        return math.log1p(x) - x
+    r = x / (2.0 + x)
+    r2 = r * r
+    series = (1.0 / 3.0 + r2 * (1.0 / 5.0 + r2 * (1.0 / 7.0 + r2 * (1.0 / 9.0 + r2 * (
+        1.0 / 11.0 + r2 * (1.0 / 13.0 + r2 * (1.0 / 15.0 + r2 * (1.0 / 17.0 + r2 * (
+            1.0 / 19.0 + r2 * (1.0 / 21.0 + r2 * (1.0 / 23.0)))))))))))
+    return 2.0 * r * r2 * series - r * x
+
+
+@kernel
+def stirling_error(a):
+    """log Gamma(a) - [(a - 1/2) log a - a + log sqrt(2 pi)], a > 0."""
+    if a >= 15.0:
+        inv = 1.0 / a
+        inv2 = inv * inv
+        return inv * (1.0 / 12.0 - inv2 * (1.0 / 360.0 - inv2 * (1.0 / 1260.0 - inv2 * (
+            1.0 / 1680.0 - inv2 * (1.0 / 1188.0 - inv2 * (691.0 / 360360.0))))))
+    return math.lgamma(a) - (a - 0.5) * math.log(a) + a - LOG_SQRT_2PI
+
+
+@kernel
+def chi_constants(nu):
+    """(sqrt nu, log nu, log sqrt(nu / pi) - stirling_error(nu / 2)) for log_chi_pdf."""
+    return math.sqrt(nu), math.log(nu), 0.5 * math.log(nu / math.pi) - stirling_error(0.5 * nu)
+
+
+@kernel
+def log_chi_pdf(w, log_w, nu, root_nu, log_nu, log_norm):
+    """log of the chi density with nu > 0 degrees of freedom at w > 0 (log_w = log w;
+    the other arguments from chi_constants(nu)).
+
+    With a = nu/2 and t = w^2/nu: log f = -a (t - 1 - log t) - log w + log sqrt(nu/pi)
+    - stirling_error(a); t - 1 - log t is formed from (w - sqrt nu)(w + sqrt nu) / nu.
+    """
+    t_minus_1 = (w - root_nu) * (w + root_nu) / nu
+    if abs(t_minus_1) <= 0.5:
+        deviance = -log1p_minus_x(t_minus_1)
+    else:
+        deviance = t_minus_1 - (2.0 * log_w - log_nu)
+    return -0.5 * nu * deviance - log_w + log_norm

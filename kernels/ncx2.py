@@ -1,0 +1,110 @@
+"""Noncentral chi-square distribution on top of the ball mass (kernels/ball.py).
+
+X ~ chi'^2_N(lambda) is ||Z - c||^2 with ||c|| = sqrt(lambda), so
+F_N(lambda; x) = ball mass with d = sqrt(lambda), radius sqrt(x), margin
+m = (x - lambda) / (sqrt(x) + sqrt(lambda)). Quantiles are solved for the margin,
+so callers that know the geometry (the xi functions) never round through x.
+"""
+import math
+
+from ._jit import kernel
+from .ball import ball_log_mass
+from .normal import norm_ppf_from_log
+
+MAX_QUANTILE_STEPS = 100
+
+
+@kernel
+def ncx2_log_tail(x, df, nc, upper):
+    """log F_df(nc; x) (upper=False) or log(1 - F) (upper=True), df >= 1, nc >= 0.
+
+    NaN for NaN input or df < 1, nc < 0 (the caller maps those to its convention).
+    """
+    if x != x or df != df or nc != nc or df < 1.0 or nc < 0.0:
+        return math.nan
+    if x <= 0.0:
+        return 0.0 if upper else -math.inf
+    if x == math.inf:
+        return -math.inf if upper else 0.0
+    if nc == math.inf:
+        return 0.0 if upper else -math.inf
+    d = math.sqrt(nc)
+    rho = math.sqrt(x)
+    margin = (x - nc) / (rho + d)
+    value, evaluations = ball_log_mass(d, margin, df, upper)
+    return value
+
+
+@kernel
+def _tail_score(d, margin, dim, upper):
+    """Normal score of the ball mass: Phi^-1(P) (lower) or -Phi^-1(Q) (upper)."""
+    log_p, evaluations = ball_log_mass(d, margin, dim, upper)
+    if upper:
+        return -norm_ppf_from_log(log_p)
+    return norm_ppf_from_log(log_p)
+
+
+@kernel
+def _start_margin(d, dim, z, log_p, upper):
+    """Wilson-Hilferty start for the scaled chi-square c chi2_f matching two moments,
+    with the power-law lower tail P ~ (x / 2c)^(f/2) / Gamma(f/2 + 1) far below."""
+    lam = d * d
+    c = (dim + 2.0 * lam) / (dim + lam)
+    f = (dim + lam) / c
+    k = 2.0 / (9.0 * f)
+    base = 1.0 - k + z * math.sqrt(k)
+    if base > 0.2 or upper:
+        x = c * f * max(base, 0.2) ** 3
+    else:
+        x = 2.0 * c * math.exp((2.0 / f) * (log_p + math.lgamma(0.5 * f + 1.0)))
+    return (x - lam) / (math.sqrt(x) + d)
+
+
+@kernel
+def ball_margin_quantile(d, log_p, dim, upper):
+    """The margin m with ball_log_mass(d, m, dim, upper) = log_p; d finite >= 0.
+
+    Solves score(m) = z* (score: the normal score of the mass, nearly linear in m)
+    by secant steps kept inside a bracket, to |dm| <= 4e-16 (d + m) + 1e-300.
+    """
+    z = -norm_ppf_from_log(log_p) if upper else norm_ppf_from_log(log_p)
+    m0 = _start_margin(d, dim, z, log_p, upper)
+    g0 = _tail_score(d, m0, dim, upper) - z
+    # slope of the score in m ~ d x / d m / sd(X) = 2 rho / sqrt(2 (N + 2 lambda))
+    slope = 2.0 * max(d + m0, 1e-3) / math.sqrt(2.0 * (dim + 2.0 * d * d))
+    have_lo = False
+    have_hi = False
+    m_lo = -d
+    m_hi = math.inf
+    g_lo = -math.inf
+    g_hi = math.inf
+    m1 = m0 - g0 / slope
+    for _ in range(MAX_QUANTILE_STEPS):
+        if g0 < 0.0:
+            if (not have_lo) or m0 > m_lo:
+                m_lo, g_lo, have_lo = m0, g0, True
+        else:
+            if (not have_hi) or m0 < m_hi:
+                m_hi, g_hi, have_hi = m0, g0, True
+        if g0 == 0.0:
+            return m0
+        # keep the proposal inside the bracket; near rho = 0 move geometrically
+        if m1 <= m_lo or m1 >= m_hi or m1 != m1:
+            if have_lo and have_hi:
+                m1 = 0.5 * (m_lo + m_hi)
+            elif have_hi:
+                m1 = -d + 0.25 * (d + m_hi)           # shrink the radius
+            else:
+                m1 = m_lo + (d + m_lo) + 1.0                # double the radius
+        g1 = _tail_score(d, m1, dim, upper) - z
+        if abs(m1 - m0) <= 4e-16 * abs(d + m1) + 1e-300:
+            return m1
+        if have_lo and have_hi and (m_hi - m_lo) <= 4e-16 * abs(d + m_hi) + 1e-300:
+            return m_hi if abs(g_hi) < abs(g_lo) else m_lo
+        if g1 == g0:
+            step = 0.5 * (m1 - m0)
+        else:
+            step = -g1 * (m1 - m0) / (g1 - g0)
+        m0, g0 = m1, g1
+        m1 = m0 + step
+    return m0
