@@ -1,0 +1,102 @@
+"""idrs_fast.ncx2 against the 40-digit mpmath references in tests/data (written by
+tests/make_reference.py): cdf/sf relative error, quantile relative error, no NaN,
+no warning, bounded work."""
+import json
+import math
+import pathlib
+import warnings
+
+import numpy as np
+import pytest
+
+from idrs_fast import _backend, ncx2
+
+DATA = json.loads((pathlib.Path(__file__).parent / "data" / "ncx2_reference.json").read_text())
+DF = np.array([r["df"] for r in DATA], dtype=float)
+NC = np.array([r["nc"] for r in DATA])
+X = np.array([r["x"] for r in DATA])
+UPPER = np.array([r["upper"] for r in DATA])
+LOG_P = np.array([float(r["log_p"]) for r in DATA])
+P = np.array([r["p"] for r in DATA])
+
+
+def float64_floor(x, df, nc):
+    """What rounding x to float64 costs a tail probability: |dlog P / dlog x| * 2^-53,
+    with the normal approximation |z| * x / sd(X) for the log-slope (NCX2_NOTES.md)."""
+    sd = np.sqrt(2.0 * (df + 2.0 * nc))
+    z = np.abs(x - df - nc) / sd
+    return 1.1e-16 * np.maximum(z, 1.0) * x / sd
+
+
+def test_reference_covers_the_box():
+    assert set(DF) >= {1, 2, 3, 64, 784, 3072, 196608}
+    assert NC.max() >= 1e16 and NC.min() == 0.0
+    assert np.exp(LOG_P).min() <= 1e-299
+
+
+def _relative_errors():
+    ours = np.where(UPPER, ncx2.logsf(X, DF, NC), ncx2.logcdf(X, DF, NC))
+    return np.abs(np.expm1(ours - LOG_P)), ours
+
+
+def test_tail_probabilities_match_mpmath():
+    errors, ours = _relative_errors()
+    assert np.all(np.isfinite(ours))
+    allowed = np.maximum(1e-13, 2.0 * float64_floor(X, DF, NC))
+    worst = np.argsort(errors / allowed)[-5:]
+    report = [(DF[i], NC[i], X[i], UPPER[i], errors[i], allowed[i]) for i in worst]
+    assert np.all(errors <= allowed), report
+
+
+def test_cdf_and_sf_agree_with_their_logs_and_each_other():
+    cdf, sf = ncx2.cdf(X, DF, NC), ncx2.sf(X, DF, NC)
+    np.testing.assert_allclose(cdf, np.exp(ncx2.logcdf(X, DF, NC)), rtol=1e-15, atol=0)
+    np.testing.assert_allclose(cdf + sf, 1.0, rtol=0, atol=4e-16)
+
+
+def test_quantiles_match_mpmath():
+    """x = ppf(p) is the stored point; mpmath's log P(x) differs from log p by
+    kappa * (relative error of x), kappa = d log P / d log x (from our own cdf, which
+    the test above validates), so the quantile's relative error is that ratio."""
+    ours = np.where(UPPER, ncx2.isf(P, DF, NC), ncx2.ppf(P, DF, NC))
+    step = 1e-7
+    logf = lambda x: np.where(UPPER, ncx2.logsf(x, DF, NC), ncx2.logcdf(x, DF, NC))
+    kappa = np.abs(logf(X * (1 + step)) - logf(X * (1 - step))) / (2 * step)
+    relative = np.abs(LOG_P - np.log(P)) / kappa + np.abs(ours / X - 1.0)
+    worst = np.argsort(relative)[-5:]
+    assert np.all(relative <= 1e-12), [(DF[i], NC[i], P[i], UPPER[i], relative[i]) for i in worst]
+
+
+def test_ppf_of_the_complement_uses_the_small_tail():
+    # ppf(1 - p) = isf(p) for p that 1 - p represents exactly
+    small = P <= 1e-5
+    p = np.where(small, 2.0 ** -20, P)
+    np.testing.assert_allclose(ncx2.ppf(1.0 - p, DF, NC), ncx2.isf(p, DF, NC), rtol=1e-13)
+
+
+def test_no_warning_and_no_nan_anywhere_in_the_box():
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with np.errstate(all="raise"):
+            values = [ncx2.logcdf(X, DF, NC), ncx2.logsf(X, DF, NC), ncx2.ppf(P, DF, NC), ncx2.isf(P, DF, NC)]
+    assert all(np.all(~np.isnan(v)) for v in values)
+
+
+@pytest.mark.parametrize("dim", [1.0, 2.0, 64.0, 3072.0, 196608.0])
+def test_work_does_not_grow_with_lambda_or_dim(dim):
+    """Integrand evaluations per ball mass stay under a fixed bound from lambda = 0
+    to 1e16 and from the centre to the 1e-300 tails."""
+    lam = np.concatenate([[0.0], np.logspace(-3, 16, 39)])
+    z = np.linspace(-30.0, 30.0, 13)
+    lam, z = [a.ravel() for a in np.meshgrid(lam, z)]
+    x = dim + lam + z * np.sqrt(2 * (dim + 2 * lam))
+    keep = x > 0
+    lam, x = lam[keep], x[keep]
+    d = np.sqrt(lam)
+    margin = (x - lam) / (np.sqrt(x) + d)
+    for upper in (False, True):
+        log_p, evaluations = _backend.ball_log_mass_array(d, margin, np.full_like(d, dim), upper)
+        assert np.all(np.isfinite(log_p) | (log_p == -np.inf))
+        assert evaluations.max() <= 700
+        by_lambda = [evaluations[lam == v].max() for v in (1.0, 1e8, 1e16) if np.any(lam == v)]
+        assert max(by_lambda) <= 2 * max(min(by_lambda), 60)
