@@ -20,11 +20,11 @@ import mpmath as mp
 sys.path.insert(0, str(pathlib.Path(__file__).parent))
 from reference import ball_mass  # noqa: E402
 
-DIMS = [1, 2, 3, 64, 784, 3072, 196608]
-LAMS = [0.0, 0.5, 30.0, 1e3, 1e6, 1e10, 1e13, 1e16]
-TARGETS = [1e-300, 1e-100, 1e-30, 1e-5, 0.3]
+DIMS = [1, 2, 3, 64, 3072, 196608]
+LAMS = [0.0, 0.5, 30.0, 1e3, 1e6, 1e10, 1e16]
+TARGETS = [1e-300, 1e-30, 1e-5, 0.3]
 OUT = pathlib.Path(__file__).parent / "data" / "ncx2_reference.json"
-SECONDS = 40
+SECONDS = 15
 
 
 def _give_up(signum, frame):
@@ -32,7 +32,7 @@ def _give_up(signum, frame):
 
 
 def point(args):
-    """One reference value; points whose quadrature takes over SECONDS are left out
+    """One reference value; points whose quadrature takes over SECONDS or fails are left out
     (listed on stdout) rather than stored with less confidence."""
     dim, lam, target, upper, x = args
     mp.mp.dps = 40
@@ -42,10 +42,12 @@ def point(args):
     signal.alarm(SECONDS)
     try:
         log_p = mp.log(ball_mass(d, rho - d, dim, upper))
-    except TimeoutError:
-        return dict(df=dim, nc=lam, upper=upper, p=target, x=x, skipped="timeout")
+    except (TimeoutError, RecursionError, ValueError, OverflowError) as error:
+        return dict(df=dim, nc=lam, upper=upper, p=target, x=x, skipped=repr(error))
     finally:
         signal.alarm(0)
+    if not isinstance(log_p, mp.mpf):     # quadrature noise made the mass <= 0
+        return dict(df=dim, nc=lam, upper=upper, p=target, x=x, skipped="non-positive mass")
     return dict(df=dim, nc=lam, upper=upper, p=target, x=x, log_p=mp.nstr(log_p, 25))
 
 
