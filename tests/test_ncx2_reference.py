@@ -2,7 +2,6 @@
 tests/make_reference.py): cdf/sf relative error, quantile relative error, no NaN,
 no warning, bounded work."""
 import json
-import math
 import pathlib
 import warnings
 
