@@ -46,6 +46,7 @@ REFINE_TOL = 1e-8   # geometric convergence: error(h) ~ error(2h)^2
 STRETCH = 4.0
 MAX_SCALE = 0.5     # the mapped variables have poles pi/2 off the real axis
 TAIL_CUT = 1e-18    # stop a side once a term is below this fraction of the sum
+FAR_NEGLIGIBLE = 45.0  # log of the ratio below which the far part cannot matter
 
 
 @kernel
@@ -237,10 +238,17 @@ def ball_log_mass(d, margin, dim, upper):
     elif lower_is_small:
         small, evaluations = _log_integral(INSIDE, d, margin, rho, nu)
     else:
-        near, n_near = _log_integral(OUTSIDE_NEAR, d, margin, rho, nu)
-        far, n_far = _log_integral(OUTSIDE_FAR, d, margin, rho, nu)
-        small = log_add_exp(near, far)
-        evaluations = n_near + n_far
+        near, evaluations = _log_integral(OUTSIDE_NEAR, d, margin, rho, nu)
+        # W = ||Z_nu|| is 1-Lipschitz with E W <= sqrt(nu), so by Gaussian
+        # concentration P(W > rho) <= exp(-(rho - sqrt(nu))^2 / 2): skip the far
+        # part when that bound is below the rounding of the near part
+        excess = rho - math.sqrt(nu)
+        if excess > 0.0 and -0.5 * excess * excess < near - FAR_NEGLIGIBLE:
+            small = near
+        else:
+            far, n_far = _log_integral(OUTSIDE_FAR, d, margin, rho, nu)
+            small = log_add_exp(near, far)
+            evaluations += n_far
     if lower_is_small != upper:
         return small, evaluations
     return log1m_exp(small), evaluations

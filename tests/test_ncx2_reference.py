@@ -35,8 +35,7 @@ def test_reference_covers_the_box():
 
 KNOWN_DEFECT = pytest.mark.xfail(strict=False, reason=(
     "open defects (issue 2 note): wrong deep lower tails for N <= 2 at tiny x "
-    "(x ~ 1e-30), a NaN in the box, and up to ~860 integrand evaluations in some "
-    "regimes; the rest of the grid meets the bound"))
+    "(x ~ 1e-30) and a NaN in the box; the rest of the grid meets the bound"))
 
 
 def _relative_errors():
@@ -92,7 +91,6 @@ def test_no_warning_and_no_nan_anywhere_in_the_box():
     assert all(np.all(~np.isnan(v)) for v in values)
 
 
-@KNOWN_DEFECT
 @pytest.mark.parametrize("dim", [1.0, 2.0, 64.0, 3072.0, 196608.0])
 def test_work_does_not_grow_with_lambda_or_dim(dim):
     """Integrand evaluations per ball mass stay under a fixed bound from lambda = 0
@@ -108,6 +106,7 @@ def test_work_does_not_grow_with_lambda_or_dim(dim):
     for upper in (False, True):
         log_p, evaluations = _backend.ball_log_mass_array(d, margin, np.full_like(d, dim), upper)
         assert np.all(np.isfinite(log_p) | (log_p == -np.inf))
-        assert evaluations.max() <= 700
-        by_lambda = [evaluations[lam == v].max() for v in (1.0, 1e8, 1e16) if np.any(lam == v)]
-        assert max(by_lambda) <= 2 * max(min(by_lambda), 60)
+        assert evaluations.max() <= 450
+        # the work does not grow: large lambda costs no more than lambda <= 1
+        small = evaluations[lam <= 1.0].max()
+        assert evaluations[lam >= 1e8].max() <= small
