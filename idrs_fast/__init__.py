@@ -29,7 +29,10 @@ os.environ.setdefault(
                  "idrs_fast", "numba-" + _kernel_digest()),
 )
 
-from . import ncx2  # noqa: E402
+from . import ncx2, theory  # noqa: E402
+from .radius import (CLAMP_PRESETS, certified_radius, cohen_radius,  # noqa: E402
+                     xi_greater, xi_smaller)
 
 __version__ = "0.1.0"
-__all__ = ["ncx2", "__version__"]
+__all__ = ["ncx2", "theory", "xi_greater", "xi_smaller", "certified_radius",
+           "cohen_radius", "CLAMP_PRESETS", "__version__"]

@@ -5,6 +5,8 @@ from numba import njit, prange
 
 from idrs_fast.kernels import ball as _ball
 from idrs_fast.kernels import ncx2 as _ncx2
+from idrs_fast.kernels import radius as _radius
+from idrs_fast.kernels import xi as _xi
 
 _JIT = dict(parallel=True, cache=True, nogil=True, error_model="numpy")
 
@@ -33,6 +35,56 @@ def _ball_log_mass(d, margin, dim, upper, out, evaluations):
 def _ball_margin_quantile(d, log_p, dim, upper, out):
     for i in prange(d.size):
         out[i] = _ncx2.ball_margin_quantile(d[i], log_p[i], dim[i], upper)
+
+
+@njit(**_JIT)
+def _log_xi(a, s0, s1, gap, dim, log_p, out):
+    for i in prange(a.size):
+        out[i] = _xi.log_xi(a[i], s0[i], s1[i], gap[i], dim[i], log_p[i])
+
+
+@njit(**_JIT)
+def _cohen_radius(log_qa, log_pb, sigma, out):
+    for i in prange(log_qa.size):
+        out[i] = _radius.cohen_radius(log_qa[i], log_pb[i], sigma[i])
+
+
+@njit(**_JIT)
+def _certified_radius(log_qa, log_pb, s0, rate, sigma_t, dim, rel_tol, out):
+    for i in prange(log_qa.size):
+        out[i] = _radius.certified_radius(log_qa[i], log_pb[i], s0[i], rate[i],
+                                          sigma_t[i], dim[i], rel_tol)
+
+
+@njit(**_JIT)
+def _certified_radius_grid(log_qa, log_pb, s0, rate, sigma_t, dim, step, out):
+    for i in prange(log_qa.size):
+        out[i] = _radius.certified_radius_grid(log_qa[i], log_pb[i], s0[i], rate[i],
+                                               sigma_t[i], dim[i], step)
+
+
+def log_xi(a, s0, s1, gap, dim, log_p):
+    out = np.empty_like(a)
+    _log_xi(a, s0, s1, gap, dim, log_p, out)
+    return out
+
+
+def cohen_radius(log_qa, log_pb, sigma):
+    out = np.empty_like(log_qa)
+    _cohen_radius(log_qa, log_pb, sigma, out)
+    return out
+
+
+def certified_radius(log_qa, log_pb, s0, rate, sigma_t, dim, rel_tol):
+    out = np.empty_like(log_qa)
+    _certified_radius(log_qa, log_pb, s0, rate, sigma_t, dim, float(rel_tol), out)
+    return out
+
+
+def certified_radius_grid(log_qa, log_pb, s0, rate, sigma_t, dim, step):
+    out = np.empty_like(log_qa)
+    _certified_radius_grid(log_qa, log_pb, s0, rate, sigma_t, dim, float(step), out)
+    return out
 
 
 def ncx2_log_tail(x, df, nc, upper):

@@ -194,9 +194,10 @@ def _log_integral(kind, d, margin, rho, nu):
 @kernel
 def _node(kind, t, centre, scale, peak, d, margin, rho, nu, chi):
     """Integrand relative to its peak, times the map's derivative, at node t."""
-    v = centre + STRETCH * scale * math.sinh(t / STRETCH)
+    e = math.exp(t / STRETCH)
+    v = centre + 0.5 * STRETCH * scale * (e - 1.0 / e)     # sinh, cosh from one exp
     value, slope = _integrand(kind, v, d, margin, rho, nu, chi, False)
-    term = math.exp(value - peak) * math.cosh(t / STRETCH)
+    term = math.exp(value - peak) * 0.5 * (e + 1.0 / e)
     if term != term:
         return 0.0
     return term

@@ -61,14 +61,31 @@ def _start_margin(d, dim, z, log_p, upper):
 
 
 @kernel
+def _margin_tolerance(d, m):
+    """Resolution of the solved margin: 4e-16 of the radius (what x = rho^2 can
+    hold) but never coarser than 1e-13 (1 + |m|), which the xi functions need when
+    the ball is almost a half-space (d >> 1)."""
+    return min(4e-16 * abs(d + m), 1e-13 * (1.0 + abs(m))) + 1e-300
+
+
+@kernel
 def ball_margin_quantile(d, log_p, dim, upper):
-    """The margin m with ball_log_mass(d, m, dim, upper) = log_p; d finite >= 0.
+    """The margin m with ball_log_mass(d, m, dim, upper) = log_p; d finite >= 0."""
+    return ball_margin_quantile_from(d, log_p, dim, upper, math.nan)
+
+
+@kernel
+def ball_margin_quantile_from(d, log_p, dim, upper, m_start):
+    """ball_margin_quantile started at m_start (NaN: a Wilson-Hilferty start); a
+    caller solving nearby problems in sequence passes the previous answer.
 
     Solves score(m) = z* (score: the normal score of the mass, nearly linear in m)
-    by secant steps kept inside a bracket, to |dm| <= 4e-16 (d + m) + 1e-300.
+    by secant steps kept inside a bracket, to |dm| <= _margin_tolerance(d, m).
     """
     z = -norm_ppf_from_log(log_p) if upper else norm_ppf_from_log(log_p)
-    m0 = _start_margin(d, dim, z, log_p, upper)
+    m0 = m_start
+    if not (m0 == m0 and d + m0 >= 0.0):
+        m0 = _start_margin(d, dim, z, log_p, upper)
     g0 = _tail_score(d, m0, dim, upper) - z
     # slope of the score in m ~ d x / d m / sd(X) = 2 rho / sqrt(2 (N + 2 lambda))
     slope = 2.0 * max(d + m0, 1e-3) / math.sqrt(2.0 * (dim + 2.0 * d * d))
@@ -97,14 +114,16 @@ def ball_margin_quantile(d, log_p, dim, upper):
             else:
                 m1 = m_lo + (d + m_lo) + 1.0                # double the radius
         g1 = _tail_score(d, m1, dim, upper) - z
-        if abs(m1 - m0) <= 4e-16 * abs(d + m1) + 1e-300:
+        if abs(m1 - m0) <= _margin_tolerance(d, m1):
             return m1
-        if have_lo and have_hi and (m_hi - m_lo) <= 4e-16 * abs(d + m_hi) + 1e-300:
+        if have_lo and have_hi and (m_hi - m_lo) <= _margin_tolerance(d, m_hi):
             return m_hi if abs(g_hi) < abs(g_lo) else m_lo
-        if g1 == g0:
-            step = 0.5 * (m1 - m0)
-        else:
-            step = -g1 * (m1 - m0) / (g1 - g0)
+        # the score increases with m: a secant slope that says otherwise is noise
+        # at the floor of the mass's precision, so fall back on the slope estimate
+        secant = (g1 - g0) / (m1 - m0)
+        step = -g1 / secant if secant > 0.0 else -g1 / slope
+        if abs(step) <= (16.0 if secant <= 0.0 else 1.0) * _margin_tolerance(d, m1):
+            return m1 + step
         m0, g0 = m1, g1
         m1 = m0 + step
     return m0

@@ -11,6 +11,7 @@ from ._jit import kernel
 LOG_SQRT_2PI = 0.91893853320467274178  # log(sqrt(2 pi))
 INV_SQRT2 = 0.70710678118654752440
 LOG_HALF = -0.69314718055994530942
+NEGLIGIBLE_LOG_RATIO = 40.0  # a term below exp(-40) of another is below its rounding
 
 # Gauss-Legendre nodes and weights on [-1, 1], 8 points (only the positive half).
 _GL8_X0, _GL8_X1, _GL8_X2, _GL8_X3 = (
@@ -127,8 +128,10 @@ def log_interval_inside(s, d, s_minus_d):
     if s_minus_d >= 0.0:
         # straddles the mean: two positive erf terms, no cancellation
         return math.log(0.5 * (math.erf(s_minus_d * INV_SQRT2) + math.erf((s + d) * INV_SQRT2)))
-    # the interval (-s-d, s-d) lies below the mean
+    # the interval (-s-d, s-d) lies below the mean; Phi(-s-d) <= exp(-(s+d)^2/2)
     upper = log_norm_cdf(s_minus_d)
+    if -0.5 * (s + d) * (s + d) < upper - NEGLIGIBLE_LOG_RATIO:
+        return upper
     gap = log_norm_cdf(-s - d) - upper
     if gap < -0.7:
         return upper + log1m_exp(gap)
@@ -150,5 +153,9 @@ def log_interval_inside(s, d, s_minus_d):
 
 @kernel
 def log_interval_outside(s, d, s_minus_d):
-    """log P(|Z + d| > s) for Z ~ N(0, 1), s >= 0, d >= 0: two positive tails."""
-    return log_add_exp(log_norm_cdf(-s_minus_d), log_norm_cdf(-s - d))
+    """log P(|Z + d| > s) for Z ~ N(0, 1), s >= 0, d >= 0: two positive tails
+    (the far one, at most exp(-(s+d)^2/2), skipped when it cannot matter)."""
+    near = log_norm_cdf(-s_minus_d)
+    if -0.5 * (s + d) * (s + d) < near - NEGLIGIBLE_LOG_RATIO:
+        return near
+    return log_add_exp(near, log_norm_cdf(-s - d))
