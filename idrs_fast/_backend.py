@@ -40,7 +40,7 @@ def _ball_margin_quantile(d, log_p, dim, upper, out):
 @njit(**_JIT)
 def _log_xi(a, s0, s1, gap, dim, log_p, out):
     for i in prange(a.size):
-        out[i] = _xi.log_xi(a[i], s0[i], s1[i], gap[i], dim[i], log_p[i])
+        out[i], margin = _xi.log_xi(a[i], s0[i], s1[i], gap[i], dim[i], log_p[i], np.nan)
 
 
 @njit(**_JIT)

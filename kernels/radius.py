@@ -22,7 +22,7 @@ from .xi import certification_slack
 
 GREATER = 0          # adversary sigma below s0: xi_>
 SMALLER = 1          # adversary sigma above s0: xi_<
-SLACK_SAFETY = 1e-11  # a radius passes only if its slack exceeds this (normal scores)
+SLACK_SAFETY = 1e-10  # a radius passes only if its slack exceeds this (normal scores)
 MAX_ROOT_STEPS = 200
 MAX_SQUARED_STEPS = 1 << 20
 MAX_BISECTIONS = 64

@@ -85,3 +85,100 @@ def ball_mass(d, margin, dim, upper):
     if float(dim) <= 3072:
         return ball_mass_integral(d, margin, dim, upper)
     raise ValueError("no trusted mpmath reference for N > 3072 and lam > 1e3")
+
+
+def ball_mass_peaked(d, margin, dim, upper, reach=120):
+    """P(||Z - c|| <= d + margin) (or its complement) by quadrature over Z1 placed on
+    the integrand itself: the peak of log(phi(z) G(chord(z))) is found by golden
+    section, the range where it stays within `reach` of the peak by bisection, and
+    that range is cut into pieces of each side's width. For every N and lam where
+    the integrand is unimodal in z (it is a Gaussian times a monotone incomplete
+    gamma of a concave chord), independent of the Poisson series and of idrs_fast."""
+    d, margin, dim = mp.mpf(d), mp.mpf(margin), mp.mpf(dim)
+    rho = d + margin
+    lo, hi = -d - rho, margin
+    if dim == 1:
+        return (mp.ncdf(-hi) + mp.ncdf(lo)) if upper else (mp.ncdf(hi) - mp.ncdf(lo))
+    a = (dim - 1) / 2
+
+    def tail(y):
+        """The smaller regularized incomplete gamma at y: upper if y > a, else lower.
+        Far from the transition, where mpmath's series give up, its leading
+        asymptotic term (those points only steer the peak search)."""
+        try:
+            return _gammainc_upper(a, y) if y > a else _gammainc_lower(a, y)
+        except (ValueError, mp.libmp.NoConvergence):
+            if y > a:
+                return mp.exp((a - 1) * mp.log(y) - y - mp.loggamma(a))
+            return mp.exp(a * mp.log(y) - y - mp.loggamma(a + 1))
+
+    def gamma(y):                  # the small side directly, the other as 1 - it
+        if y <= 0:
+            return mp.mpf(1) if upper else mp.mpf(0)
+        small = tail(y)
+        if upper:
+            return small if y > a else 1 - small
+        return small if y < a else 1 - small
+
+    def log_f(z):
+        g = gamma((margin - z) * (2 * d + margin + z) / 2)
+        return mp.log(mp.npdf(z)) + mp.log(g) if g > 0 else -mp.inf
+
+    # golden-section search for the peak on (lo, hi), clipped to where phi matters
+    left, right = max(lo, mp.mpf(-1e4)), min(hi, mp.mpf(1e4))
+    ratio = (mp.sqrt(5) - 1) / 2
+    x1, x2 = right - ratio * (right - left), left + ratio * (right - left)
+    f1, f2 = log_f(x1), log_f(x2)
+    for _ in range(120):
+        if right - left < mp.mpf(1e-9) * (1 + abs(left)):
+            break
+        if f1 < f2:
+            left, x1, f1 = x1, x2, f2
+            x2 = left + ratio * (right - left)
+            f2 = log_f(x2)
+        else:
+            right, x2, f2 = x2, x1, f1
+            x1 = right - ratio * (right - left)
+            f1 = log_f(x1)
+    peak = (left + right) / 2
+    top = log_f(peak)
+
+    def edge(direction, drop):
+        """z beyond the peak where log f has fallen by `drop` (or the domain end)."""
+        end = lo if direction < 0 else hi
+        step = mp.mpf(1e-3)
+        inner = peak
+        for _ in range(200):
+            z = peak + direction * step
+            if (direction < 0 and z <= end) or (direction > 0 and z >= end):
+                return end
+            if log_f(z) < top - drop:
+                break
+            inner = z
+            step *= 2
+        outer = z
+        for _ in range(60):
+            mid = (inner + outer) / 2
+            if log_f(mid) < top - drop:
+                outer = mid
+            else:
+                inner = mid
+        return outer
+
+    # each side has its own scale (a Gaussian flank on one, possibly the sharp
+    # transition of the incomplete gamma on the other): pieces of that width near
+    # the peak, then doubling out to where log f has fallen by `reach`
+    start, stop = edge(-1, reach), edge(1, reach)
+    pts = {start, stop, peak}
+    for direction, end in ((-1, start), (1, stop)):
+        width = abs(edge(direction, 1) - peak)
+        offsets = [k * width for k in range(1, 17)] + [16 * width * 2 ** k for k in range(1, 80)]
+        for offset in offsets:
+            z = peak + direction * offset
+            if (z - end) * direction >= 0:
+                break
+            pts.add(z)
+    total = mp.quad(lambda z: mp.exp(log_f(z) - top), sorted(pts)) * mp.exp(top)
+    if upper:
+        total += mp.ncdf(-hi) + mp.ncdf(lo)
+    return total
