@@ -56,3 +56,38 @@ def algorithm3(p_a, s0, rate, dim, step=1e-3, sigma_t=None):
 
 def cohen_radius(p_a, sigma):
     return sigma * norm.isf(1.0 - p_a) if p_a > 0.5 else 0.0
+
+
+def knn_mean_distance(x, train, k):
+    """Brute force: mean distance of each row of x to its k nearest training rows."""
+    x, train = np.asarray(x, dtype=np.float64), np.asarray(train, dtype=np.float64)
+    distances = np.sqrt(((x[:, None, :] - train[None, :, :]) ** 2).sum(-1))
+    return np.sort(distances, axis=1)[:, :k].mean(1)
+
+
+def cohen_certify_loop(model, x, num_classes, sigma, n0, n, alpha, batch_size):
+    """Cohen et al.'s `Smooth.certify` as they wrote it: one input at a time, noise
+    per batch, counts on the host with numpy; returns (prediction, pA_lower) lists."""
+    import torch
+    from scipy.stats import beta as beta_distribution
+
+    def sample_noise(x_one, num):
+        counts = np.zeros(num_classes, dtype=int)
+        remaining = num
+        with torch.no_grad():
+            while remaining > 0:
+                this = min(batch_size, remaining)
+                remaining -= this
+                batch = x_one.repeat((this, 1))
+                noise = torch.randn_like(batch) * sigma
+                predictions = model(batch + noise).argmax(1)
+                counts += np.bincount(predictions.cpu().numpy(), minlength=num_classes)
+        return counts
+
+    out = []
+    for x_one in x:
+        guess = sample_noise(x_one, n0).argmax()
+        n_a = sample_noise(x_one, n)[guess]
+        p_a = beta_distribution.ppf(alpha, n_a, n - n_a + 1) if n_a > 0 else 0.0
+        out.append((guess if p_a > 0.5 else -1, p_a))
+    return out

@@ -1,0 +1,263 @@
+"""The `idrs-fast` command line: demo, train, certify, radius, analyze, thresholds.
+
+    idrs-fast demo                 # train, certify and compare on toy data and digits
+    idrs-fast <command> --help
+"""
+import argparse
+import json
+import pathlib
+import sys
+import time
+
+import numpy as np
+
+DATASETS = "toy2d, digits or cone:N (N in 2, 6, 18, 60, 180, 400, ...)"
+
+
+def _progress(label):
+    """A one-line progress bar on stderr (tqdm when installed)."""
+    try:
+        from tqdm import tqdm
+    except ImportError:
+        tqdm = None
+    state = {}
+
+    def update(done, total):
+        if tqdm is not None:
+            if "bar" not in state:
+                state["bar"] = tqdm(total=total, desc=label, unit="input", leave=False)
+                state["bar"].update(done - state["bar"].n)
+            else:
+                state["bar"].update(done - state["bar"].n)
+            if done >= total:
+                state["bar"].close()
+        else:
+            print(f"\r{label}: {done}/{total}", end="\n" if done >= total else "", file=sys.stderr)
+    return update
+
+
+def load_data(name, seed=0):
+    from . import datasets
+    if name == "toy2d":
+        return datasets.toy_2d(seed=seed)
+    if name == "digits":
+        return datasets.digits(seed=seed)
+    if name.startswith("cone:"):
+        return datasets.cone(int(name.split(":", 1)[1]), seed=seed)
+    raise SystemExit(f"unknown data set {name!r}: use {DATASETS}")
+
+
+def _sigma(args, x_train):
+    from .sigma import KnnSigma
+    if args.rate > 0:
+        return KnnSigma(x_train, args.sigma, args.rate, k=args.k, m=args.m, cap=args.cap)
+    return args.sigma
+
+
+def _model_for(data, seed, width, depth):
+    import torch
+    from .training import mlp
+    x_train, y_train = data[0], data[1]
+    torch.manual_seed(seed)
+    return mlp(x_train.shape[1], int(np.max(y_train)) + 1, width, depth)
+
+
+def cmd_train(args):
+    import torch
+    from .training import train
+    data = load_data(args.data, args.seed)
+    model = _model_for(data, args.seed, args.width, args.depth)
+    train(model, data[0], data[1], _sigma(args, data[0]), epochs=args.epochs, seed=args.seed,
+          lr=args.lr)
+    torch.save(dict(state=model.state_dict(), data=args.data, seed=args.seed, width=args.width,
+                    depth=args.depth), args.out)
+    print(f"wrote {args.out}")
+
+
+def _load_model(path):
+    import torch
+    saved = torch.load(path, weights_only=True)
+    data = load_data(saved["data"], saved["seed"])
+    model = _model_for(data, saved["seed"], saved["width"], saved["depth"])
+    model.load_state_dict(saved["state"])
+    model.eval()
+    return model, data, saved
+
+
+def certify_run(model, data, args, log_path, label):
+    from .logs import CertifyLog
+    from .pipeline import certify_dataset
+    from .smoothing import Smooth
+    x_train, y_train, x_test, y_test = data
+    if args.max_inputs:
+        x_test, y_test = x_test[:args.max_inputs], y_test[:args.max_inputs]
+    settings = dict(data=args.data, sigma=args.sigma, rate=args.rate, k=args.k, m=args.m,
+                    cap=args.cap, n0=args.n0, n=args.n, alpha=args.alpha, seed=args.seed,
+                    inputs=int(len(x_test)))
+    log = CertifyLog(log_path, settings)
+    smooth = Smooth(model, int(np.max(y_train)) + 1, _sigma(args, x_train), rate=args.rate)
+    certify_dataset(smooth, x_test, y_test, log, args.n0, args.n, args.alpha,
+                    batch_size=args.batch, seed=args.seed, inputs_per_group=args.group,
+                    progress=_progress(label))
+    return log_path
+
+
+def cmd_certify(args):
+    model, data, saved = _load_model(args.model)
+    args.data = saved["data"]
+    certify_run(model, data, args, args.log, "certify")
+    print(f"wrote {args.log}")
+
+
+def cmd_radius(args):
+    from . import certified_radius
+    radius = certified_radius(np.asarray(args.pA), args.sigma0, args.rate, args.dim, clamp=args.clamp)
+    for p, r in zip(args.pA, np.atleast_1d(radius)):
+        print(f"pA = {p:.10g}\tradius = {r:.10g}")
+
+
+def cmd_analyze(args):
+    from .analyze import load, plot_curves, table
+    logs = {pathlib.Path(p).name: load(p) for p in args.logs}
+    print(table(logs, args.radii, latex=args.latex))
+    if args.plot:
+        plot_curves(logs, args.plot)
+        print(f"wrote {args.plot}")
+
+
+def cmd_thresholds(args):
+    from . import theory
+    print("| N | " + " | ".join(f"pA = {p:g}" for p in args.pA) + " |")
+    print("|---|" + "---|" * len(args.pA))
+    for dim in args.dim:
+        low = theory.sigma_ratio_threshold(args.pA, dim)
+        high = theory.sigma_ratio_upper_threshold(args.pA, dim)
+        cells = " | ".join(f"{a:.4f} .. {b:.4f}" for a, b in zip(np.atleast_1d(low), np.atleast_1d(high)))
+        print(f"| {dim} | {cells} |")
+
+
+def cmd_demo(args):
+    """Train small models on the 2-D toy data and on digits, certify their test sets
+    with a constant sigma (Cohen) and with IDRS, print tables, write PNG curves."""
+    import torch
+    from .analyze import load, plot_curves, table
+    from .training import train
+    torch.set_num_threads(max(1, torch.get_num_threads()))
+    out = pathlib.Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    began = time.perf_counter()
+    plans = [  # data, sigma_b, IDRS rate, radii, model width
+        ("toy2d", 0.5, 0.2, [0.25, 0.5, 0.75, 1.0], 20),
+        ("digits", 0.25, 0.02, [0.25, 0.5, 0.75, 1.0], 64),
+    ]
+    for name, sigma_b, rate, radii, width in plans:
+        data = load_data(name, args.seed)
+        model = _model_for(data, args.seed, width, 3)
+        print(f"[{name}] training ({data[0].shape[0]} examples, {data[0].shape[1]} dims, "
+              f"sigma {sigma_b})", file=sys.stderr)
+        train(model, data[0], data[1], sigma_b, epochs=args.epochs, seed=args.seed, lr=1e-2)
+        logs = {}
+        for label, run_rate in (("constant sigma (Cohen)", 0.0), (f"IDRS rate {rate:g}", rate)):
+            run = argparse.Namespace(data=name, sigma=sigma_b, rate=run_rate, k=20, m="mean",
+                                     cap=5.0, n0=args.n0, n=args.n, alpha=args.alpha,
+                                     seed=args.seed, batch=args.batch, max_inputs=args.max_inputs,
+                                     group=64)
+            path = out / f"{name}_rate{run_rate:g}.tsv"
+            certify_run(model, data, run, path, f"{name} {label}")
+            logs[label] = load(path)
+        print(f"\n### {name}: certified accuracy (n = {args.n}, alpha = {args.alpha})\n")
+        print(table(logs, radii))
+        plot_curves(logs, out / f"{name}_curves.png", title=name)
+        print(f"\ncurves: {out / (name + '_curves.png')}")
+    print(f"\ndone in {time.perf_counter() - began:.0f} s; logs and PNGs in {out}/", file=sys.stderr)
+
+
+def _add_sigma(parser):
+    parser.add_argument("--sigma", type=float, default=0.25, help="sigma_b (constant sigma if --rate 0)")
+    parser.add_argument("--rate", type=float, default=0.0, help="semi-elasticity r of sigma(x) (Eq. 1)")
+    parser.add_argument("--k", type=int, default=20, help="nearest neighbours in sigma(x)")
+    parser.add_argument("--m", default="mean", help="offset m of sigma(x): number, 'min' or 'mean'")
+    parser.add_argument("--cap", type=float, default=5.0, help="cap sigma(x) at cap * sigma_b")
+
+
+def _add_mc(parser):
+    parser.add_argument("--n0", type=int, default=100, help="selection samples")
+    parser.add_argument("--n", type=int, default=10_000, help="estimation samples")
+    parser.add_argument("--alpha", type=float, default=0.001, help="failure probability")
+    parser.add_argument("--batch", type=int, default=10_000, help="samples per forward pass")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--max-inputs", type=int, default=0, help="certify only the first inputs")
+    parser.add_argument("--group", type=int, default=64, help="inputs certified together")
+
+
+def _m_value(text):
+    try:
+        return float(text)
+    except ValueError:
+        return text
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="idrs-fast", description=__doc__.split("\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("demo", help="train, certify and compare on toy data and digits (< 3 min)")
+    p.add_argument("--out", default="idrs_demo", help="folder for logs and PNGs")
+    p.add_argument("--epochs", type=int, default=40)
+    p.add_argument("--n0", type=int, default=64)
+    p.add_argument("--n", type=int, default=2000)
+    p.add_argument("--alpha", type=float, default=0.001)
+    p.add_argument("--batch", type=int, default=20_000)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--max-inputs", type=int, default=0)
+    p.set_defaults(run=cmd_demo)
+
+    p = sub.add_parser("train", help="train an MLP with Gaussian noise augmentation")
+    p.add_argument("--data", default="toy2d", help=DATASETS)
+    p.add_argument("--out", required=True, help="model file (.pt)")
+    p.add_argument("--epochs", type=int, default=40)
+    p.add_argument("--lr", type=float, default=1e-2)
+    p.add_argument("--width", type=int, default=20)
+    p.add_argument("--depth", type=int, default=3)
+    p.add_argument("--seed", type=int, default=0)
+    _add_sigma(p)
+    p.set_defaults(run=cmd_train)
+
+    p = sub.add_parser("certify", help="certify a test set into a resumable TSV log")
+    p.add_argument("--model", required=True, help="model file from `idrs-fast train`")
+    p.add_argument("--log", required=True, help="TSV log (resumed if it exists)")
+    _add_sigma(p)
+    _add_mc(p)
+    p.set_defaults(run=cmd_certify)
+
+    p = sub.add_parser("radius", help="certified radius (Theorem 3.2) for given pA")
+    p.add_argument("--pA", type=float, nargs="+", required=True)
+    p.add_argument("--sigma0", type=float, required=True)
+    p.add_argument("--rate", type=float, required=True)
+    p.add_argument("--dim", type=int, required=True)
+    p.add_argument("--clamp", default=None, help="cifar10 or mnist (Appendix D)")
+    p.set_defaults(run=cmd_radius)
+
+    p = sub.add_parser("analyze", help="certified-accuracy tables and curves from logs")
+    p.add_argument("logs", nargs="+")
+    p.add_argument("--radii", type=float, nargs="+", default=[0.25, 0.5, 0.75, 1.0])
+    p.add_argument("--latex", action="store_true")
+    p.add_argument("--plot", default=None, help="PNG path for the curves")
+    p.set_defaults(run=cmd_analyze)
+
+    p = sub.add_parser("thresholds", help="Theorem 2.4 sigma-ratio thresholds (Table 1)")
+    p.add_argument("--pA", type=float, nargs="+", default=[0.9, 0.99, 0.999, 0.99993])
+    p.add_argument("--dim", type=int, nargs="+", default=[784, 3072, 150528, 196608])
+    p.set_defaults(run=cmd_thresholds)
+
+    args = parser.parse_args(argv)
+    if hasattr(args, "m"):
+        args.m = _m_value(args.m)
+    try:
+        args.run(args)
+    except ValueError as error:
+        parser.exit(2, f"idrs-fast {args.command}: error: {error}\n")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,233 @@
+"""Monte-Carlo smoothing, sigma(x), Clopper-Pearson, logs, reports and the CLI."""
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+from scipy.stats import binom, norm
+
+torch = pytest.importorskip("torch")
+
+import naive  # noqa: E402
+from idrs_fast import datasets  # noqa: E402
+from idrs_fast.analyze import certified_accuracy, summary, table  # noqa: E402
+from idrs_fast.logs import CertifyLog, read_log  # noqa: E402
+from idrs_fast.sigma import KnnSigma, knn_mean_distance  # noqa: E402
+from idrs_fast.smoothing import (ABSTAIN, Smooth, clopper_pearson_lower,  # noqa: E402
+                                 clopper_pearson_upper)
+
+
+def _bisect(f, lo=0.0, hi=1.0):
+    for _ in range(200):
+        mid = 0.5 * (lo + hi)
+        lo, hi = (mid, hi) if f(mid) else (lo, mid)
+    return lo
+
+
+@pytest.mark.parametrize("n", [1, 10, 1000, 100_000])
+def test_clopper_pearson_matches_binomial_tail_inversion(n):
+    """Lower bound p: P(Bin(n, p) >= k) = alpha, found by bisection on scipy's binom."""
+    for alpha in (0.001, 0.05, 0.5):
+        for k in sorted({0, 1, n // 3, n // 2, n - 1, n}):
+            if k < 0 or k > n:
+                continue
+            lower = clopper_pearson_lower(k, n, alpha)
+            expected = 0.0 if k == 0 else _bisect(lambda p: binom.sf(k - 1, n, p) < alpha)
+            assert lower == pytest.approx(expected, abs=1e-9)
+            upper = clopper_pearson_upper(k, n, alpha)
+            expected = 1.0 if k == n else _bisect(lambda p: binom.cdf(k, n, p) > alpha)
+            assert upper == pytest.approx(expected, abs=1e-9)
+
+
+def test_clopper_pearson_bad_input():
+    with pytest.raises(ValueError, match="alpha"):
+        clopper_pearson_lower(1, 10, 1.5)
+    with pytest.raises(ValueError, match="counts"):
+        clopper_pearson_lower(11, 10, 0.01)
+
+
+def test_knn_sigma_matches_brute_force():
+    rng = np.random.default_rng(0)
+    train = rng.normal(size=(300, 7)).astype(np.float32)
+    x = rng.normal(size=(50, 7)).astype(np.float32)
+    ours = knn_mean_distance(torch.tensor(x), torch.tensor(train), 5, chunk=7).numpy()
+    np.testing.assert_allclose(ours, naive.knn_mean_distance(x, train, 5), rtol=1e-4)
+    own = naive.knn_mean_distance(train, train, 6)
+    m_mean = float(np.mean(own * 6 / 5))          # excluding the point itself (distance 0)
+    sigma = KnnSigma(train, 0.25, 0.1, k=5, m="mean", cap=1.1)
+    assert sigma.m == pytest.approx(m_mean, rel=1e-4)
+    expected = np.minimum(0.25 * np.exp(0.1 * (naive.knn_mean_distance(x, train, 5) - m_mean)), 1.1 * 0.25)
+    np.testing.assert_allclose(sigma(x).numpy(), expected, rtol=1e-4)
+    assert np.all(KnnSigma(train, 0.25, 0.0)(x).numpy() == np.float32(0.25))
+    with pytest.raises(ValueError, match="k = 400"):
+        KnnSigma(train, 0.25, 0.1, k=400)
+
+
+class Constant(torch.nn.Module):
+    """Always class `c` of `classes` (a fake parameter gives it a device)."""
+
+    def __init__(self, classes, c=0):
+        super().__init__()
+        self.weight = torch.nn.Parameter(torch.zeros(1))
+        self.classes, self.c = classes, c
+
+    def forward(self, x):
+        out = torch.zeros(x.shape[0], self.classes)
+        out[:, self.c] = 1.0
+        return out
+
+
+def test_certify_constant_classifier_gives_the_closed_form():
+    """n hits of n: pA = alpha^(1/n), radius = sigma Phi^-1(pA) (rate 0)."""
+    smooth = Smooth(Constant(3, 2), 3, 0.5)
+    result = smooth.certify(torch.zeros(4, 5), 10, 1000, 0.001)
+    p_a = 0.001 ** (1 / 1000)
+    np.testing.assert_allclose(result["pA"], p_a, rtol=1e-12)
+    np.testing.assert_allclose(result["radius"], 0.5 * norm.ppf(p_a), rtol=1e-10)
+    assert np.all(result["predict"] == 2)
+
+
+def _small_model(seed=0):
+    torch.manual_seed(seed)
+    return torch.nn.Sequential(torch.nn.Linear(2, 16), torch.nn.ReLU(), torch.nn.Linear(16, 2))
+
+
+def test_certify_is_deterministic_and_independent_of_batching():
+    x = torch.tensor(datasets.toy_2d(20, 10)[2][:12])
+    smooth = Smooth(_small_model(), 2, 0.5)
+    a = smooth.certify(x, 32, 700, 0.01, batch_size=10_000, seed=3)
+    b = smooth.certify(x, 32, 700, 0.01, batch_size=300, seed=3)
+    c = smooth.certify(x[5:], 32, 700, 0.01, batch_size=1000, seed=3, index=np.arange(5, 12))
+    for key in ("predict", "pA", "radius"):
+        np.testing.assert_array_equal(a[key], b[key])
+        np.testing.assert_array_equal(a[key][5:], c[key])
+    d = smooth.certify(x, 32, 700, 0.01, seed=4)
+    assert not np.array_equal(a["pA"], d["pA"])
+
+
+def test_predict_abstains_on_a_coin_flip():
+    class Half(Constant):
+        def forward(self, x):
+            out = torch.zeros(x.shape[0], 2)
+            out[:, 0] = x[:, 0]
+            return out
+    predictions = Smooth(Half(2), 2, 1.0).predict(torch.zeros(3, 2), 2000, 0.001)
+    assert np.all(predictions == ABSTAIN)
+    assert np.all(Smooth(Constant(2, 1), 2, 1.0).predict(torch.zeros(3, 2), 200, 0.001) == 1)
+
+
+def test_idrs_radius_with_input_dependent_sigma():
+    data = datasets.toy_2d(100, 20)
+    sigma = KnnSigma(data[0], 0.5, 0.1)
+    smooth = Smooth(Constant(2, 0), 2, sigma, rate=0.1)
+    result = smooth.certify(torch.tensor(data[2][:5]), 10, 1000, 0.001)
+    from idrs_fast import certified_radius
+    expected = certified_radius(result["pA"], result["sigma"], 0.1, 2)
+    np.testing.assert_array_equal(result["radius"], expected)
+    assert np.all(result["sigma"] != 0.5)
+
+
+@pytest.mark.parametrize("bad, message", [
+    (dict(n0=0), "n0 = 0"), (dict(n=0), "n = 0"), (dict(alpha=1.0), "alpha = 1.0"),
+])
+def test_certify_bad_arguments(bad, message):
+    args = dict(n0=10, n=100, alpha=0.01)
+    args.update(bad)
+    with pytest.raises(ValueError, match=message):
+        Smooth(Constant(2), 2, 0.5).certify(torch.zeros(2, 2), **args)
+
+
+def test_model_with_the_wrong_number_of_classes():
+    with pytest.raises(ValueError, match=r"returned shape \(\d+, 3\), expected \(batch, 2\)"):
+        Smooth(Constant(3), 2, 0.5).certify(torch.zeros(2, 2), 10, 100, 0.01)
+
+
+def test_log_resumes_drops_partial_rows_and_rejects_other_runs(tmp_path):
+    path = tmp_path / "run.tsv"
+    log = CertifyLog(path, dict(seed=1))
+    log.write(0, 1, 1, 0.5, True, 0.1, 0.25, 0.99)
+    log.write(1, 0, -1, 0.0, False, 0.1, 0.25, 0.4)
+    with path.open("a") as handle:
+        handle.write("2\t1\t1\t0.3")                      # killed mid-row
+    resumed = CertifyLog(path, dict(seed=1))
+    assert resumed.done == [0, 1]
+    assert path.read_text().endswith("0.4\n")
+    with pytest.raises(ValueError, match=r"another run \(settings differ: \['seed'\]\)"):
+        CertifyLog(path, dict(seed=2))
+    rows = read_log(path)
+    assert rows["idx"] == ["0", "1"] and rows["pA"] == ["0.99", "0.4"]
+
+
+def test_analyze_tables():
+    log = dict(label=np.array([0, 0, 1, 1]), predict=np.array([0, -1, 1, 0]),
+               radius=np.array([0.6, 0.0, 0.3, 0.2]), correct=np.array([1, 0, 1, 0]))
+    np.testing.assert_allclose(certified_accuracy(log, [0.0, 0.25, 0.5, 1.0]), [0.5, 0.5, 0.25, 0.0])
+    s = summary(log)
+    assert (s["accuracy"], s["abstention"], s["misclassification"]) == (0.5, 0.25, 0.25)
+    assert s["class_accuracy_std"] == pytest.approx(0.0)
+    assert "| a | 0.500 | 0.250 |" in table({"a": log}, [0.25, 0.5])
+    assert "\\begin{tabular}" in table({"a": log}, [0.25], latex=True)
+
+
+def test_datasets():
+    x, y, xt, yt = datasets.toy_2d(50, 10)
+    assert x.shape == (100, 2) and set(y) == {0, 1} and xt.shape == (20, 2)
+    for dim in (2, 6, 18, 60, 180, 400):
+        assert datasets.cone(dim, 5, 2)[0].shape == (10, dim)
+    x, y, xt, yt = datasets.digits()
+    assert x.shape[1] == 64 and len(x) + len(xt) == 1797 and x.max() <= 1.0
+
+
+def _cli(*args, **kwargs):
+    return subprocess.run([sys.executable, "-m", "idrs_fast.cli", *args], capture_output=True,
+                          text=True, timeout=300, **kwargs)
+
+
+@pytest.mark.parametrize("command", ["demo", "train", "certify", "radius", "analyze", "thresholds"])
+def test_cli_help(command):
+    result = _cli(command, "--help")
+    assert result.returncode == 0 and "usage: idrs-fast" in result.stdout
+
+
+def test_cli_radius_and_thresholds():
+    result = _cli("radius", "--pA", "0.999", "--sigma0", "0.25", "--rate", "0.01", "--dim", "3072")
+    assert "radius = 0.75807235" in result.stdout
+    result = _cli("thresholds", "--pA", "0.9", "--dim", "784")
+    assert "0.9463" in result.stdout
+
+
+def test_killed_certification_resumes_to_the_uninterrupted_log(tmp_path):
+    model = tmp_path / "model.pt"
+    assert _cli("train", "--data", "toy2d", "--out", str(model), "--epochs", "2").returncode == 0
+    common = ["certify", "--model", str(model), "--n0", "16", "--n", "4000", "--batch", "4000",
+              "--max-inputs", "96", "--group", "8", "--seed", "5"]
+    whole = tmp_path / "whole.tsv"
+    assert _cli(*common, "--log", str(whole)).returncode == 0
+    killed = tmp_path / "killed.tsv"
+    process = subprocess.Popen([sys.executable, "-m", "idrs_fast.cli", *common, "--log", str(killed)],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        if killed.exists() and killed.read_text().count("\n") >= 2 + 16:
+            break
+        time.sleep(0.05)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    rows_at_kill = killed.read_text().count("\n") - 2
+    assert 0 < rows_at_kill < 96, "the run was not interrupted midway"
+    assert _cli(*common, "--log", str(killed)).returncode == 0
+
+    def without_time(path):
+        rows = read_log(path)
+        return {k: v for k, v in rows.items() if k != "time"}
+
+    assert without_time(killed) == without_time(whole)
+    assert len(read_log(killed)["idx"]) == 96
+    # the same file with other settings is refused, and nothing is written to it
+    before = killed.read_text()
+    result = _cli(*common[:-2], "--seed", "6", "--log", str(killed))
+    assert result.returncode != 0 and "another run" in result.stderr
+    assert killed.read_text() == before
