@@ -42,10 +42,14 @@ def bare_forward(model, x):
     return time.perf_counter() - start
 
 
-def ours(model, x):
+def ours(model, x, shared=False):
     start = time.perf_counter()
-    Smooth(model, 10, SIGMA).certify(x, N0, N, 0.001, batch_size=BATCH)
+    Smooth(model, 10, SIGMA, shared_noise=shared).certify(x, N0, N, 0.001, batch_size=BATCH)
     return time.perf_counter() - start
+
+
+def ours_shared(model, x):
+    return ours(model, x, shared=True)
 
 
 def cohen(model, x):
@@ -68,18 +72,22 @@ def main():
     model, x = setup()
     ours(model, x[:2])
     times = {name: min(f(model, x) for _ in range(3))
-             for name, f in (("bare", bare_forward), ("ours", ours), ("cohen", cohen))}
+             for name, f in (("bare", bare_forward), ("ours", ours), ("shared", ours_shared),
+                             ("cohen", cohen))}
     samples = INPUTS * (N0 + N)
     print(f"{INPUTS} digits inputs x {N0} + {N} samples, MLP 64-64-64-64-10, CPU, "
           f"{torch.get_num_threads()} threads:")
     print("| method | seconds | us per sample | vs bare forward |")
     print("|---|---|---|---|")
     for name, label in (("bare", "bare forward passes"), ("ours", "idrs_fast Smooth.certify"),
+                        ("shared", "idrs_fast, shared_noise=True"),
                         ("cohen", "Cohen et al.'s per-input loop")):
         print(f"| {label} | {times[name]:.2f} | {times[name] / samples * 1e6:.2f} | "
               f"{times[name] / times['bare']:.2f}x |")
-    print(f"Monte-Carlo overhead over bare forward: {100 * (times['ours'] / times['bare'] - 1):.0f}%; "
-          f"speed-up over Cohen's loop: {times['cohen'] / times['ours']:.1f}x")
+    for name in ("ours", "shared"):
+        print(f"{name}: Monte-Carlo overhead over bare forward "
+              f"{100 * (times[name] / times['bare'] - 1):.0f}%, "
+              f"speed-up over Cohen's loop {times['cohen'] / times[name]:.1f}x")
 
 
 if __name__ == "__main__":
