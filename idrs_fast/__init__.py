@@ -21,6 +21,12 @@ def _kernel_digest():
     return digest.hexdigest()[:16]
 
 
+# Run from a source checkout (kernels/ beside idrs_fast/ rather than installed inside
+# it): let `idrs_fast.kernels` resolve to that folder.
+_HERE = pathlib.Path(__file__).resolve().parent
+if not (_HERE / "kernels").is_dir() and (_HERE.parent / "kernels" / "_jit.py").is_file():
+    __path__.append(str(_HERE.parent))
+
 # Numba's on-disk cache: a user-writable place unless the user chose one
 # (site-packages may be read-only; numba#4908).
 os.environ.setdefault(

@@ -1,5 +1,6 @@
 """Monte-Carlo smoothing, sigma(x), Clopper-Pearson, logs, reports and the CLI."""
-import os
+import pathlib
+import shutil
 import signal
 import subprocess
 import sys
@@ -197,9 +198,13 @@ def test_datasets():
     assert x.shape[1] == 64 and len(x) + len(xt) == 1797 and x.max() <= 1.0
 
 
+CONSOLE_SCRIPT = shutil.which("idrs-fast") or str(pathlib.Path(sys.executable).parent / "idrs-fast")
+
+
 def _cli(*args, **kwargs):
-    return subprocess.run([sys.executable, "-m", "idrs_fast.cli", *args], capture_output=True,
-                          text=True, timeout=300, **kwargs)
+    """Through the installed console script, as a user runs it."""
+    return subprocess.run([CONSOLE_SCRIPT, *args], capture_output=True, text=True, timeout=300,
+                          **kwargs)
 
 
 @pytest.mark.parametrize("command", ["demo", "train", "certify", "radius", "analyze", "thresholds"])
@@ -223,7 +228,7 @@ def test_killed_certification_resumes_to_the_uninterrupted_log(tmp_path):
     whole = tmp_path / "whole.tsv"
     assert _cli(*common, "--log", str(whole)).returncode == 0
     killed = tmp_path / "killed.tsv"
-    process = subprocess.Popen([sys.executable, "-m", "idrs_fast.cli", *common, "--log", str(killed)],
+    process = subprocess.Popen([CONSOLE_SCRIPT, *common, "--log", str(killed)],
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 120
     while time.time() < deadline:
