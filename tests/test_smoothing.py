@@ -252,3 +252,13 @@ def test_killed_certification_resumes_to_the_uninterrupted_log(tmp_path):
     result = _cli(*common[:-2], "--seed", "6", "--log", str(killed))
     assert result.returncode != 0 and "another run" in result.stderr
     assert killed.read_text() == before
+
+
+def test_cli_demo_end_to_end_small(tmp_path):
+    result = _cli("demo", "--out", str(tmp_path), "--epochs", "2", "--n", "200", "--n0", "16",
+                  "--max-inputs", "20")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.count("| constant sigma (Cohen) |") == 2
+    for name in ("toy2d", "digits"):
+        assert (tmp_path / f"{name}_curves.png").stat().st_size > 1000
+        assert len(read_log(tmp_path / f"{name}_rate0.tsv")["idx"]) == 20
