@@ -20,9 +20,8 @@ def _ncx2_log_tail(x, df, nc, upper, out):
 @njit(**_JIT)
 def _ncx2_quantile(log_p, df, nc, upper, out):
     for i in prange(log_p.size):
-        d = np.sqrt(nc[i])
-        m = _ncx2.ball_margin_quantile(d, log_p[i], df[i], upper)
-        out[i] = (d + m) * (d + m)
+        rho = _ncx2.ncx2_radius_quantile(np.sqrt(nc[i]), log_p[i], df[i], upper)
+        out[i] = rho * rho
 
 
 @njit(**_JIT)

@@ -211,13 +211,20 @@ def ball_log_mass(d, margin, dim, upper):
     Returns (log probability, integrand evaluations). d = inf gives the half-space
     limit Phi(margin). This is the noncentral chi-square F_dim(d^2; (d + margin)^2).
     """
+    return ball_log_mass_radius(d, margin, d + margin, dim, upper)
+
+
+@kernel
+def ball_log_mass_radius(d, margin, rho, dim, upper):
+    """ball_log_mass with the radius rho = d + margin also given, for callers that
+    know it to full relative precision when the ball is tiny (rho << d, where
+    d + margin cancels)."""
     if margin != margin or d != d or dim != dim:
         return math.nan, 0
     if d == math.inf:
         if upper:
             return log_norm_cdf(-margin), 0
         return log_norm_cdf(margin), 0
-    rho = d + margin
     if rho <= 0.0:
         if upper:
             return 0.0, 0

@@ -8,10 +8,11 @@ so callers that know the geometry (the xi functions) never round through x.
 import math
 
 from ._jit import kernel
-from .ball import ball_log_mass
+from .ball import ball_log_mass, ball_log_mass_radius
 from .normal import norm_ppf_from_log
 
 MAX_QUANTILE_STEPS = 100
+LOG_2 = 0.69314718055994530942
 
 
 @kernel
@@ -31,7 +32,7 @@ def ncx2_log_tail(x, df, nc, upper):
     d = math.sqrt(nc)
     rho = math.sqrt(x)
     margin = (x - nc) / (rho + d)
-    value, evaluations = ball_log_mass(d, margin, df, upper)
+    value, evaluations = ball_log_mass_radius(d, margin, rho, df, upper)
     return value
 
 
@@ -127,3 +128,41 @@ def ball_margin_quantile_from(d, log_p, dim, upper, m_start):
         m0, g0 = m1, g1
         m1 = m0 + step
     return m0
+
+
+@kernel
+def ncx2_radius_quantile(d, log_p, dim, upper):
+    """The radius rho = sqrt(x) with F_dim(d^2; rho^2) = exp(log_p) (lower tail) or
+    1 - F = exp(log_p) (upper). Solved for the margin, except for a tiny ball
+    (rho < 1/10 and rho < d / 10, where rho = d + m cancels): there
+    it is solved in u = log rho with the radius passed exactly, starting from the
+    small-ball law P ~ V_N rho^N phi_N(d), in which log P is linear in u."""
+    if not upper:
+        u = (log_p + 0.5 * dim * LOG_2 + math.lgamma(0.5 * dim + 1.0) + 0.5 * d * d) / dim
+        if u < math.log(0.1) and u < math.log(0.1 * max(d, 1.0)):
+            return math.exp(_small_ball_log_radius(d, log_p, dim, u))
+    return d + ball_margin_quantile(d, log_p, dim, upper)
+
+
+@kernel
+def _small_ball_log_radius(d, log_p, dim, u0):
+    """Secant steps in u = log rho on log P(u) = log_p, slope ~ dim."""
+    f0 = _log_mass_at_radius(d, u0, dim) - log_p
+    u1 = u0 - f0 / dim
+    for _ in range(MAX_QUANTILE_STEPS):
+        f1 = _log_mass_at_radius(d, u1, dim) - log_p
+        if abs(u1 - u0) <= 4e-16 * abs(u1) + 1e-300 or f1 == 0.0:
+            return u1
+        slope = (f1 - f0) / (u1 - u0)
+        if not slope > 0.0:
+            slope = dim
+        u0, f0 = u1, f1
+        u1 = u0 - f0 / slope
+    return u0
+
+
+@kernel
+def _log_mass_at_radius(d, u, dim):
+    rho = math.exp(u)
+    value, evaluations = ball_log_mass_radius(d, rho - d, rho, dim, False)
+    return value
