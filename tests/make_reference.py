@@ -7,8 +7,10 @@ x = idrs_fast's quantile of the target (x is only an input: the stored log_p is
 mpmath's value at that float64 x, whatever idrs_fast computed).
 
     python tests/make_reference.py          # about 20 minutes on 2 cores
+    python tests/make_reference.py --small-balls   # redo only x < lam / 1e6
 """
 import json
+import math
 import multiprocessing
 import pathlib
 import signal
@@ -34,7 +36,9 @@ def point(args):
     """One reference value; points whose quadrature takes over SECONDS or fails are left out
     (listed on stdout) rather than stored with less confidence."""
     dim, lam, target, upper, x = args
-    mp.mp.dps = 40
+    # a tiny ball far from the centre needs rho - d resolved: extra digits
+    extra = max(0, int(math.log10(max(lam, 1.0) / x) / 2)) + 10 if x < lam else 0
+    mp.mp.dps = 40 + extra
     d = mp.sqrt(mp.mpf(lam))
     rho = mp.sqrt(mp.mpf(x))
     signal.signal(signal.SIGALRM, _give_up)
@@ -48,6 +52,16 @@ def point(args):
     if not isinstance(log_p, mp.mpf):     # quadrature noise made the mass <= 0
         return dict(df=dim, nc=lam, upper=upper, p=target, x=x, skipped="non-positive mass")
     return dict(df=dim, nc=lam, upper=upper, p=target, x=x, log_p=mp.nstr(log_p, 25))
+
+
+def refresh_small_balls():
+    """Recompute, in place, the stored points whose ball is tiny (x < lam / 1e6)."""
+    records = json.loads(OUT.read_text())
+    for i, r in enumerate(records):
+        if r["x"] < r["nc"] / 1e6:
+            records[i] = point((r["df"], r["nc"], r["p"], r["upper"], r["x"]))
+            print(records[i], flush=True)
+    OUT.write_text(json.dumps([r for r in records if "skipped" not in r], indent=1) + "\n")
 
 
 def main():
@@ -72,4 +86,4 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    refresh_small_balls() if sys.argv[1:] == ["--small-balls"] else main()

@@ -33,17 +33,12 @@ def test_reference_covers_the_box():
     assert np.exp(LOG_P).min() <= 1e-299
 
 
-KNOWN_DEFECT = pytest.mark.xfail(strict=False, reason=(
-    "open defects (issue 2 note): wrong deep lower tails for N <= 2 at tiny x "
-    "(x ~ 1e-30) and a NaN in the box; the rest of the grid meets the bound"))
-
 
 def _relative_errors():
     ours = np.where(UPPER, ncx2.logsf(X, DF, NC), ncx2.logcdf(X, DF, NC))
     return np.abs(np.expm1(ours - LOG_P)), ours
 
 
-@KNOWN_DEFECT
 def test_tail_probabilities_match_mpmath():
     errors, ours = _relative_errors()
     assert np.all(np.isfinite(ours))
@@ -61,7 +56,6 @@ def test_cdf_and_sf_agree_with_their_logs_and_each_other():
     np.testing.assert_allclose(cdf + sf, 1.0, rtol=0, atol=4e-16)
 
 
-@KNOWN_DEFECT
 def test_quantiles_match_mpmath():
     """x = ppf(p) is the stored point; mpmath's log P(x) differs from log p by
     kappa * (relative error of x), kappa = d log P / d log x (from our own cdf, which
@@ -82,7 +76,6 @@ def test_ppf_of_the_complement_uses_the_small_tail():
     np.testing.assert_allclose(ncx2.ppf(1.0 - p, DF, NC), ncx2.isf(p, DF, NC), rtol=1e-13)
 
 
-@KNOWN_DEFECT
 def test_no_warning_and_no_nan_anywhere_in_the_box():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
