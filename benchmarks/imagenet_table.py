@@ -25,7 +25,7 @@ def certified_accuracy(radius, correct):
 
 
 def main():
-    print(f"| sigma | method | " + " | ".join(f"R = {r}" for r in RADII) + " | time |")
+    print("| sigma | method | " + " | ".join(f"R = {r}" for r in RADII) + " | time |")
     print("|---|---|" + "---|" * (len(RADII) + 1))
     for sigma in ("0.25", "0.50", "1.00"):
         log = read_cohen_log(LOGS / f"noise_{sigma}" / "test" / f"sigma_{sigma}")

@@ -4,7 +4,6 @@
     idrs-fast <command> --help
 """
 import argparse
-import json
 import pathlib
 import sys
 import time
