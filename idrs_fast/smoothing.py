@@ -67,10 +67,19 @@ class Smooth:
         return parameter.device if parameter is not None else torch.device("cpu")
 
     def sigmas(self, x):
+        """sigma of every input, checked: one positive finite value per input."""
         x = torch.as_tensor(x, dtype=torch.float32, device=self.device)
+        if x.ndim < 2:
+            raise ValueError(f"x has shape {tuple(x.shape)}: expected a batch (inputs, ...)")
         if callable(self.sigma):
-            return torch.as_tensor(self.sigma(x), dtype=torch.float32, device=self.device)
-        return torch.full((x.shape[0],), float(self.sigma), device=self.device)
+            sigma = torch.as_tensor(self.sigma(x), dtype=torch.float32, device=self.device)
+        else:
+            sigma = torch.full((x.shape[0],), float(self.sigma), device=self.device)
+        if sigma.shape != (x.shape[0],):
+            raise ValueError(f"sigma returned shape {tuple(sigma.shape)} for {x.shape[0]} inputs")
+        if not bool(torch.all(torch.isfinite(sigma) & (sigma > 0))):
+            raise ValueError("sigma must be finite and > 0 for every input")
+        return sigma
 
     def counts(self, x, sigma, num, seeds, batch_size):
         """(inputs, classes) counts of f(x + sigma e) over `num` samples per input;

@@ -157,6 +157,16 @@ def test_certify_bad_arguments(bad, message):
         Smooth(Constant(2), 2, 0.5).certify(torch.zeros(2, 2), **args)
 
 
+def test_wrong_shapes_and_sigmas():
+    smooth = Smooth(Constant(2), 2, 0.5)
+    with pytest.raises(ValueError, match=r"x has shape \(3,\): expected a batch"):
+        smooth.certify(torch.zeros(3), 10, 100, 0.01)
+    with pytest.raises(ValueError, match=r"sigma returned shape \(2,\) for 3 inputs"):
+        Smooth(Constant(2), 2, lambda z: torch.ones(2)).certify(torch.zeros(3, 2), 10, 100, 0.01)
+    with pytest.raises(ValueError, match="finite and > 0"):
+        Smooth(Constant(2), 2, -1.0).certify(torch.zeros(3, 2), 10, 100, 0.01)
+
+
 def test_model_with_the_wrong_number_of_classes():
     with pytest.raises(ValueError, match=r"returned shape \(\d+, 3\), expected \(batch, 2\)"):
         Smooth(Constant(3), 2, 0.5).certify(torch.zeros(2, 2), 10, 100, 0.01)
