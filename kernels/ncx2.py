@@ -96,7 +96,8 @@ def ball_margin_quantile_from(d, log_p, dim, upper, m_start):
     m_hi = math.inf
     g_lo = -math.inf
     g_hi = math.inf
-    m1 = m0 - g0 / slope
+    # the first step at most quarters or doubles (+1) the radius
+    m1 = min(max(m0 - g0 / slope, -d + 0.25 * (d + m0)), m0 + (d + m0) + 1.0)
     for _ in range(MAX_QUANTILE_STEPS):
         if g0 < 0.0:
             if (not have_lo) or m0 > m_lo:
@@ -122,8 +123,9 @@ def ball_margin_quantile_from(d, log_p, dim, upper, m_start):
         # the score increases with m: a secant slope that says otherwise is noise
         # at the floor of the mass's precision, so fall back on the slope estimate
         secant = (g1 - g0) / (m1 - m0)
-        step = -g1 / secant if secant > 0.0 else -g1 / slope
-        if abs(step) <= (16.0 if secant <= 0.0 else 1.0) * _margin_tolerance(d, m1):
+        valid = 0.0 < secant < math.inf and abs(g1) < math.inf
+        step = -g1 / secant if valid else -g1 / slope
+        if abs(g1) < math.inf and abs(step) <= (1.0 if valid else 16.0) * _margin_tolerance(d, m1):
             return m1 + step
         m0, g0 = m1, g1
         m1 = m0 + step

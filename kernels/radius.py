@@ -91,23 +91,27 @@ def _last_passing(side, lo, f_lo, hi, f_hi, x_a, f_a, start_b, start_a, rel_tol,
     when the bracket or the predicted distance from lo to the root is below the
     tolerance. Each quantile starts from the margins of the previous evaluation."""
     x_b, f_b = hi, f_hi
+    same_side = 0                        # consecutive moves of the same bracket end
     for _ in range(MAX_ROOT_STEPS):
         tolerance = rel_tol * hi
         if hi - lo <= tolerance:
             break
-        p = x_b - f_b * (x_b - x_a) / (f_b - f_a)
+        p = x_b - f_b * (x_b - x_a) / (f_b - f_a) if f_b != f_a else math.nan
         if not (lo <= p < hi):
             p = lo + (hi - lo) * f_lo / (f_lo - f_hi)
-            if not (lo <= p < hi) or f_hi == -math.inf:
-                p = 0.5 * (lo + hi)
+        if not (lo <= p < hi) or f_hi == -math.inf or same_side >= 3:
+            p = 0.5 * (lo + hi)          # guarantees the bracket halves
+            same_side = 0
         if p - lo <= 0.5 * tolerance:
             break                        # lo is within the tolerance of the root
         p = min(max(p, lo + 0.25 * tolerance), hi - 0.25 * tolerance)
         f, start_b, start_a = side_slack(p, side, s0, rate, sigma_t, dim, log_qa, log_pb,
                                          start_b, start_a)
         if f > 0.0:
+            same_side = same_side + 1 if x_b <= lo else 1
             lo, f_lo = p, f
         else:                            # fails (NaN counts as failing)
+            same_side = same_side + 1 if x_b >= hi else 1
             hi, f_hi = p, _failing(f)
         x_a, f_a, x_b, f_b = x_b, f_b, p, _failing(f)
     return lo

@@ -203,3 +203,19 @@ def test_imagenet_logs_at_full_dimension():
 def test_public_names():
     for name in ("xi_greater", "xi_smaller", "certified_radius", "cohen_radius", "theory"):
         assert hasattr(idrs_fast, name)
+
+
+@pytest.mark.parametrize("dim", [1, 2, 784, 196608])
+def test_exact_mode_is_within_one_grid_step_of_the_grid_search(dim):
+    """The grid search tests every radius from cold starts; the exact search uses warm
+    starts and secant steps. Over extreme settings (sigma 1e-3 .. 10, rate 1e-12 ..
+    10, clamped or not) the exact answer lies in [grid, grid + step]."""
+    p_a = np.array([0.5000001, 0.51, 0.9])
+    for sigma in (1e-3, 0.12, 10.0):
+        for rate in (1e-12, 0.01, 10.0):
+            for clamp in (None, "cifar10"):
+                step = 1e-3 * sigma
+                exact = certified_radius(p_a, sigma, rate, dim, clamp=clamp)
+                grid = certified_radius(p_a, sigma, rate, dim, clamp=clamp, grid_step=step)
+                assert np.all(grid <= exact * (1 + 1e-9)), (sigma, rate, clamp)
+                assert np.all(exact <= grid + step * (1 + 1e-6)), (sigma, rate, clamp)
