@@ -18,7 +18,7 @@ sys.path.insert(0, str(HERE.parent / "tests"))
 import naive  # noqa: E402
 
 from idrs_fast import certified_radius  # noqa: E402
-from idrs_fast.cohen_logs import pa_from_log, read_cohen_log  # noqa: E402
+from idrs_fast.logs import load_log, pa_from_log  # noqa: E402
 
 LOGS = HERE.parents[1] / "shared" / "data" / "cohen2019_certify" / "cifar10" / "resnet110"
 SIGMAS = ("0.12", "0.25", "0.50")
@@ -32,7 +32,7 @@ def cifar_inputs(sigma, count=N_SCIPY):
     over its sorted values (uniform fallback when ../shared is absent)."""
     path = LOGS / f"noise_{sigma}" / "test" / f"sigma_{sigma}"
     if path.exists():
-        p_a = np.sort(pa_from_log(read_cohen_log(path), float(sigma)))
+        p_a = np.sort(pa_from_log(load_log(path), float(sigma)))
         p_a = p_a[p_a > 0.5]
     else:
         p_a = np.linspace(0.51, 0.9999, 500)

@@ -11,7 +11,7 @@ import time
 import numpy as np
 
 from idrs_fast import certified_radius, cohen_radius
-from idrs_fast.cohen_logs import pa_from_log, read_cohen_log
+from idrs_fast.logs import load_log, pa_from_log
 
 LOGS = (pathlib.Path(__file__).resolve().parents[2] / "shared" / "data" / "cohen2019_certify"
         / "imagenet" / "resnet50")
@@ -28,7 +28,7 @@ def main():
     print("| sigma | method | " + " | ".join(f"R = {r}" for r in RADII) + " | time |")
     print("|---|---|" + "---|" * (len(RADII) + 1))
     for sigma in ("0.25", "0.50", "1.00"):
-        log = read_cohen_log(LOGS / f"noise_{sigma}" / "test" / f"sigma_{sigma}")
+        log = load_log(LOGS / f"noise_{sigma}" / "test" / f"sigma_{sigma}")
         p_a = pa_from_log(log, float(sigma))
         rows = [("Cohen", cohen_radius(p_a, float(sigma)), 0.0)]
         for rate in RATES:

@@ -4,13 +4,6 @@ misclassification rates (the paper's Table 4) and the standard deviation of
 class-wise accuracies (Tables 3, 7; Mohapatra et al.'s shrinking measure)."""
 import numpy as np
 
-from .logs import read_log
-
-
-def load(path):
-    log = read_log(path)
-    return {k: np.asarray(log[k], dtype=np.float64) for k in ("label", "predict", "radius", "correct")}
-
 
 def certified_accuracy(log, radii):
     correct = log["correct"] == 1

@@ -14,24 +14,21 @@ DATASETS = "toy2d, digits or cone:N (N in 2, 6, 18, 60, 180, 400, ...)"
 
 
 def _progress(label):
-    """A one-line progress bar on stderr (tqdm when installed)."""
+    """A progress bar on stderr: tqdm when installed, else a counting line."""
     try:
         from tqdm import tqdm
     except ImportError:
-        tqdm = None
-    state = {}
+        def update(done, total):
+            print(f"\r{label}: {done}/{total}", end="\n" if done >= total else "", file=sys.stderr)
+        return update
+    bar = {}
 
     def update(done, total):
-        if tqdm is not None:
-            if "bar" not in state:
-                state["bar"] = tqdm(total=total, desc=label, unit="input", leave=False)
-                state["bar"].update(done - state["bar"].n)
-            else:
-                state["bar"].update(done - state["bar"].n)
-            if done >= total:
-                state["bar"].close()
-        else:
-            print(f"\r{label}: {done}/{total}", end="\n" if done >= total else "", file=sys.stderr)
+        if "bar" not in bar:
+            bar["bar"] = tqdm(total=total, desc=label, unit="input", leave=False)
+        bar["bar"].update(done - bar["bar"].n)
+        if done >= total:
+            bar["bar"].close()
     return update
 
 
@@ -116,8 +113,9 @@ def cmd_radius(args):
 
 
 def cmd_analyze(args):
-    from .analyze import load, plot_curves, table
-    logs = {pathlib.Path(p).name: load(p) for p in args.logs}
+    from .analyze import plot_curves, table
+    from .logs import load_log
+    logs = {pathlib.Path(p).name: load_log(p) for p in args.logs}
     print(table(logs, args.radii, latex=args.latex))
     if args.plot:
         plot_curves(logs, args.plot)
@@ -139,7 +137,8 @@ def cmd_demo(args):
     """Train small models on the 2-D toy data and on digits, certify their test sets
     with a constant sigma (Cohen) and with IDRS, print tables, write PNG curves."""
     import torch
-    from .analyze import load, plot_curves, table
+    from .analyze import plot_curves, table
+    from .logs import load_log
     from .training import train
     torch.set_num_threads(max(1, torch.get_num_threads()))
     out = pathlib.Path(args.out)
@@ -163,7 +162,7 @@ def cmd_demo(args):
                                      group=64)
             path = out / f"{name}_rate{run_rate:g}.tsv"
             certify_run(model, data, run, path, f"{name} {label}")
-            logs[label] = load(path)
+            logs[label] = load_log(path)
         print(f"\n### {name}: certified accuracy (n = {args.n}, alpha = {args.alpha})\n")
         print(table(logs, radii))
         plot_curves(logs, out / f"{name}_curves.png", title=name)

@@ -10,6 +10,9 @@ import json
 import os
 import pathlib
 
+import numpy as np
+from scipy.special import ndtr
+
 COLUMNS = ("idx", "label", "predict", "radius", "correct", "time", "sigma", "pA")
 MAGIC = "# idrs-fast "
 
@@ -60,9 +63,29 @@ class CertifyLog:
 
 
 def read_log(path):
-    """The rows of a log (ours or Cohen et al.'s) as a dict of lists by column."""
+    """The rows of a log (ours or Cohen et al.'s) as a dict of string lists by column."""
     lines = [line for line in pathlib.Path(path).read_text().split("\n")
              if line and not line.startswith("#")]
     header = lines[0].split("\t")
     rows = [line.split("\t") for line in lines[1:] if len(line.split("\t")) == len(header)]
     return {name: [row[i] for row in rows] for i, name in enumerate(header)}
+
+
+def load_log(path):
+    """idx, label, predict, radius, correct of a log (ours or Cohen et al.'s) as
+    NumPy arrays (the time column is left out: Cohen's is sometimes H:MM:SS)."""
+    rows = read_log(path)
+    missing = [c for c in COLUMNS[:5] if c not in rows]
+    if missing:
+        raise ValueError(f"{path} is not a certification log: no column(s) {missing}")
+    out = {c: np.asarray(rows[c], dtype=np.float64) for c in COLUMNS[:5]}
+    for c in ("idx", "label", "predict", "correct"):
+        out[c] = out[c].astype(np.int64)
+    return out
+
+
+def pa_from_log(log, sigma):
+    """pA_lower of every row of a constant-sigma log: Cohen's radius is
+    sigma Phi^-1(pA), so pA = Phi(radius / sigma) (to the printed digits); 1/2 for
+    abstentions (predict = -1)."""
+    return np.where(log["predict"] < 0, 0.5, ndtr(log["radius"] / sigma))

@@ -181,23 +181,25 @@ def test_xi_bad_input():
         xi_smaller([-1.0], 0.25, 0.3, 10, 0.1)
 
 
-def test_imagenet_logs_at_full_dimension():
+@pytest.mark.parametrize("sigma", ["0.25", "0.50", "1.00"])
+def test_imagenet_logs_at_full_dimension(sigma):
     """Every test input of Cohen et al.'s ImageNet logs at N = 150528, rates down to
     1e-4, unclamped: finite, never above Cohen's radius, each passing both xi."""
     root = pathlib.Path(__file__).resolve().parents[2] / "shared" / "data" / "cohen2019_certify"
-    path = root / "imagenet" / "resnet50" / "noise_0.50" / "test" / "sigma_0.50"
+    path = root / "imagenet" / "resnet50" / f"noise_{sigma}" / "test" / f"sigma_{sigma}"
     if not path.exists():
         pytest.skip("../shared/data not present")
-    from idrs_fast.cohen_logs import pa_from_log, read_cohen_log
-    p_a = pa_from_log(read_cohen_log(path), 0.5)
-    cohen = cohen_radius(p_a, 0.5)
+    from idrs_fast.logs import load_log, pa_from_log
+    s0 = float(sigma)
+    p_a = pa_from_log(load_log(path), s0)
+    cohen = cohen_radius(p_a, s0)
     for rate in (1e-4, 5e-4, 1e-3):
-        radius = certified_radius(p_a, 0.5, rate, 150528)
+        radius = certified_radius(p_a, s0, rate, 150528)
         assert np.all(np.isfinite(radius)) and np.all(radius <= cohen)
         assert np.all((radius > 0) == (cohen > 0))
         r, p_b = radius[radius > 0], 1 - p_a[radius > 0]
-        assert np.all(xi_greater(r, 0.5, 0.5 * np.exp(-rate * r), 150528, p_b) < 0.5)
-        assert np.all(xi_smaller(r, 0.5, 0.5 * np.exp(rate * r), 150528, p_b) < 0.5)
+        assert np.all(xi_greater(r, s0, s0 * np.exp(-rate * r), 150528, p_b) < 0.5)
+        assert np.all(xi_smaller(r, s0, s0 * np.exp(rate * r), 150528, p_b) < 0.5)
 
 
 def test_public_names():
