@@ -98,8 +98,8 @@ def _last_passing(side, lo, f_lo, hi, f_hi, x_a, f_a, start_b, start_a, rel_tol,
             break
         p = x_b - f_b * (x_b - x_a) / (f_b - f_a) if f_b != f_a else math.nan
         if not (lo <= p < hi):
-            p = lo + (hi - lo) * f_lo / (f_lo - f_hi)
-        if not (lo <= p < hi) or f_hi == -math.inf or same_side >= 3:
+            p = _secant_root(lo, f_lo, hi, f_hi)
+        if p == hi or f_hi == -math.inf or same_side >= 3:
             p = 0.5 * (lo + hi)          # guarantees the bracket halves
             same_side = 0
         if p - lo <= 0.5 * tolerance:
