@@ -1,18 +1,21 @@
 """Monte-Carlo smoothing of a PyTorch classifier (Cohen et al.'s `Smooth`, with an
 input-dependent sigma and whole batches of inputs per forward pass).
 
-Noise is drawn on the model's device in fixed blocks of BLOCK samples from one
-generator per (seed, input index, stage), so results do not depend on the batch
-size or on which inputs share a batch, and a resumed run draws exactly what an
-uninterrupted one would. Counts stay on the device.
+Noise is a deterministic function of (seed, input index, stage, sample): on the CPU
+from the counter-based generator of _noise.py, drawn and added in one pass; on other
+devices from one torch generator per (seed, input index, stage) in fixed blocks of
+BLOCK samples. So results do not depend on the batch size or on which inputs share a
+batch, and a resumed run draws exactly what an uninterrupted one would (for a given
+device type). Counts stay on the device.
 """
 import numpy as np
 import torch
 from scipy.stats import beta, binomtest
 
+from ._noise import add_noise, input_keys
 from .radius import certified_radius, cohen_radius
 
-BLOCK = 1024         # noise samples drawn per generator call
+BLOCK = 1024         # noise samples per torch generator call (GPU)
 ABSTAIN = -1
 
 
@@ -45,21 +48,15 @@ class Smooth:
     base_classifier: a torch.nn.Module returning (batch, num_classes) scores.
     sigma: a float (constant sigma, Cohen) or a callable mapping a batch of inputs
     to their sigmas (e.g. idrs_fast.sigma.KnnSigma); rate: its semi-elasticity r
-    (0 for a constant sigma), used by the IDRS radius (Theorem 3.2).
-    shared_noise: give every input the same standard-normal draws (common random
-    numbers, scaled by each input's sigma). Each input's samples are still i.i.d., so
-    each certificate still holds with probability 1 - alpha, but failures across
-    inputs become correlated; it removes the noise generation from the per-input
-    cost. Default False: independent draws per input, as Cohen et al."""
+    (0 for a constant sigma), used by the IDRS radius (Theorem 3.2)."""
 
-    def __init__(self, base_classifier, num_classes, sigma, rate=0.0, shared_noise=False):
+    def __init__(self, base_classifier, num_classes, sigma, rate=0.0):
         if num_classes < 2:
             raise ValueError(f"num_classes = {num_classes!r} must be at least 2")
         self.base_classifier = base_classifier
         self.num_classes = num_classes
         self.sigma = sigma
         self.rate = float(rate)
-        self.shared_noise = bool(shared_noise)
 
     @property
     def device(self):
@@ -83,74 +80,70 @@ class Smooth:
 
     def counts(self, x, sigma, num, seeds, batch_size):
         """(inputs, classes) counts of f(x + sigma e) over `num` samples per input;
-        seeds: one integer per input, then one for the stage (shared noise)."""
+        seeds: one integer per input."""
         x = torch.as_tensor(x, dtype=torch.float32, device=self.device)
         if num < 1:
             raise ValueError(f"number of samples = {num!r} must be >= 1")
         if batch_size < 1:
             raise ValueError(f"batch_size = {batch_size!r} must be >= 1")
         counts = torch.zeros(x.shape[0] * self.num_classes, dtype=torch.long, device=self.device)
-        if self.shared_noise:
-            return self._shared_counts(x, sigma, num, seeds, batch_size, counts)
+        self.base_classifier.eval()
+        with torch.no_grad():
+            if self.device.type == "cpu":
+                self._cpu_counts(x, sigma, num, seeds, batch_size, counts)
+            else:
+                self._device_counts(x, sigma, num, seeds, batch_size, counts)
+        return counts.view(x.shape[0], self.num_classes)
+
+    def _tally(self, noisy, shape, who, counts):
+        """Classify a batch of noisy inputs and add each top class to its input's count."""
+        scores = self.base_classifier(noisy.view((noisy.shape[0],) + tuple(shape)))
+        if scores.ndim != 2 or scores.shape[1] != self.num_classes:
+            raise ValueError(f"the base classifier returned shape {tuple(scores.shape)}, "
+                             f"expected (batch, {self.num_classes})")
+        counts += torch.bincount(who * self.num_classes + scores.argmax(1), minlength=counts.numel())
+
+    def _cpu_counts(self, x, sigma, num, seeds, batch_size, counts):
+        """counts() on the CPU: the input-major list of (input, sample) rows is cut into
+        forward batches; each is filled in one pass by _noise.add_noise."""
+        flat_x = np.ascontiguousarray(x.reshape(x.shape[0], -1).numpy())
+        scale = np.ascontiguousarray(sigma.numpy(), dtype=np.float32)
+        keys = input_keys(seeds)
+        total = x.shape[0] * num
+        noisy = torch.empty((min(batch_size, total), flat_x.shape[1]))
+        owner = torch.empty(noisy.shape[0], dtype=torch.long)
+        for first in range(0, total, batch_size):
+            rows = min(batch_size, total - first)
+            add_noise(noisy[:rows].numpy(), owner[:rows].numpy(), flat_x, scale, keys, num, first)
+            self._tally(noisy[:rows], x.shape[1:], owner[:rows], counts)
+
+    def _device_counts(self, x, sigma, num, seeds, batch_size, counts):
+        """counts() on a GPU: torch's generator per input, in blocks of BLOCK draws
+        packed into forward batches."""
         generators = []
         for seed in seeds:
             g = torch.Generator(device=self.device)
             g.manual_seed(int(seed))
             generators.append(g)
-        # the work list: (input, block size) in input-major order; each forward batch
-        # is filled block by block straight from the inputs' generators
         blocks = [(i, min(BLOCK, num - start)) for i in range(x.shape[0])
                   for start in range(0, num, BLOCK)]
         flat_x = x.reshape(x.shape[0], -1)
         capacity = max(batch_size, BLOCK)
         noise = torch.empty((capacity, flat_x.shape[1]), device=self.device)
         owner = torch.empty(capacity, dtype=torch.long, device=self.device)
-        self.base_classifier.eval()
-        with torch.no_grad():
-            position = 0
-            while position < len(blocks):
-                total = 0
-                while position < len(blocks) and (total == 0 or total + blocks[position][1] <= batch_size):
-                    i, size = blocks[position]
-                    torch.randn((size, flat_x.shape[1]), generator=generators[i],
-                                out=noise[total:total + size])
-                    owner[total:total + size] = i
-                    total += size
-                    position += 1
-                who = owner[:total]
-                noisy = torch.addcmul(flat_x[who], sigma[who, None], noise[:total])
-                scores = self.base_classifier(noisy.view((total,) + tuple(x.shape[1:])))
-                if scores.ndim != 2 or scores.shape[1] != self.num_classes:
-                    raise ValueError(f"the base classifier returned shape {tuple(scores.shape)}, "
-                                     f"expected (batch, {self.num_classes})")
-                counts += torch.bincount(who * self.num_classes + scores.argmax(1),
-                                         minlength=counts.numel())
-        return counts.view(x.shape[0], self.num_classes)
-
-    def _shared_counts(self, x, sigma, num, seeds, batch_size, counts):
-        """counts() with common random numbers: block b of the draws comes from a
-        generator seeded by (the stage seed, b), the same for every input."""
-        flat_x = x.reshape(x.shape[0], -1)
-        generator = torch.Generator(device=self.device)
-        self.base_classifier.eval()
-        with torch.no_grad():
-            for block, start in enumerate(range(0, num, BLOCK)):
-                size = min(BLOCK, num - start)
-                generator.manual_seed(int(seeds[-1]) * 65_537 + block)
-                noise = torch.randn((size, flat_x.shape[1]), generator=generator, device=self.device)
-                per = max(1, batch_size // size)
-                for first in range(0, x.shape[0], per):
-                    rows = slice(first, first + per)
-                    k = flat_x[rows].shape[0]
-                    noisy = flat_x[rows, None, :] + sigma[rows, None, None] * noise[None]
-                    scores = self.base_classifier(noisy.view((k * size,) + tuple(x.shape[1:])))
-                    if scores.ndim != 2 or scores.shape[1] != self.num_classes:
-                        raise ValueError(f"the base classifier returned shape {tuple(scores.shape)}, "
-                                         f"expected (batch, {self.num_classes})")
-                    who = torch.arange(first, first + k, device=self.device).repeat_interleave(size)
-                    counts += torch.bincount(who * self.num_classes + scores.argmax(1),
-                                             minlength=counts.numel())
-        return counts.view(x.shape[0], self.num_classes)
+        position = 0
+        while position < len(blocks):
+            total = 0
+            while position < len(blocks) and (total == 0 or total + blocks[position][1] <= batch_size):
+                i, size = blocks[position]
+                torch.randn((size, flat_x.shape[1]), generator=generators[i],
+                            out=noise[total:total + size])
+                owner[total:total + size] = i
+                total += size
+                position += 1
+            who = owner[:total]
+            noisy = torch.addcmul(flat_x[who], sigma[who, None], noise[:total])
+            self._tally(noisy, x.shape[1:], who, counts)
 
     def predict(self, x, n, alpha, batch_size=10_000, seed=0, index=None):
         """Cohen's PREDICT: the top class, or ABSTAIN when the two-sided binomial test
@@ -202,6 +195,5 @@ class Smooth:
 
 
 def _seeds(seed, index, stage):
-    """One generator seed per (run seed, input index, stage), and last the stage's
-    own seed (used by shared noise)."""
-    return [(int(seed) * 1_000_003 + int(i)) * 4 + stage for i in index] + [int(seed) * 4 + stage]
+    """One generator seed per (run seed, input index, stage)."""
+    return [(int(seed) * 1_000_003 + int(i)) * 4 + stage for i in index]

@@ -81,10 +81,18 @@ class Constant(torch.nn.Module):
         return out
 
 
-@pytest.mark.parametrize("shared", [False, True])
-def test_certify_constant_classifier_gives_the_closed_form(shared):
+@pytest.fixture(params=["cpu", "torch"])
+def noise_path(request, monkeypatch):
+    """Run Smooth on the CPU's fused noise, or on the torch-generator path that
+    non-CPU devices take (exercised here on the CPU)."""
+    if request.param == "torch":
+        monkeypatch.setattr(Smooth, "_cpu_counts", Smooth._device_counts)
+    return request.param
+
+
+def test_certify_constant_classifier_gives_the_closed_form(noise_path):
     """n hits of n: pA = alpha^(1/n), radius = sigma Phi^-1(pA) (rate 0)."""
-    smooth = Smooth(Constant(3, 2), 3, 0.5, shared_noise=shared)
+    smooth = Smooth(Constant(3, 2), 3, 0.5)
     result = smooth.certify(torch.zeros(4, 5), 10, 1000, 0.001)
     p_a = 0.001 ** (1 / 1000)
     np.testing.assert_allclose(result["pA"], p_a, rtol=1e-12)
@@ -97,10 +105,9 @@ def _small_model(seed=0):
     return torch.nn.Sequential(torch.nn.Linear(2, 16), torch.nn.ReLU(), torch.nn.Linear(16, 2))
 
 
-@pytest.mark.parametrize("shared", [False, True])
-def test_certify_is_deterministic_and_independent_of_batching(shared):
+def test_certify_is_deterministic_and_independent_of_batching(noise_path):
     x = torch.tensor(datasets.toy_2d(20, 10)[2][:12])
-    smooth = Smooth(_small_model(), 2, 0.5, shared_noise=shared)
+    smooth = Smooth(_small_model(), 2, 0.5)
     a = smooth.certify(x, 32, 700, 0.01, batch_size=10_000, seed=3)
     b = smooth.certify(x, 32, 700, 0.01, batch_size=300, seed=3)
     c = smooth.certify(x[5:], 32, 700, 0.01, batch_size=1000, seed=3, index=np.arange(5, 12))
@@ -111,18 +118,17 @@ def test_certify_is_deterministic_and_independent_of_batching(shared):
     assert not np.array_equal(a["pA"], d["pA"])
 
 
-def test_noise_is_standard_normal_and_scaled_per_input():
+def test_noise_is_standard_normal_and_scaled_per_input(noise_path):
     """The classifier sees x + sigma(x) e: with f = 1[first coordinate > 0] at x = 0
     the counts are a fair coin; at x = (sigma, 0) they match Phi(1)."""
     class Sign(Constant):
         def forward(self, z):
             return torch.stack([z[:, 0] <= 0, z[:, 0] > 0], 1).float()
-    for shared in (False, True):
-        smooth = Smooth(Sign(2), 2, lambda z: 0.5 + z[:, 1], shared_noise=shared)
-        x = torch.tensor([[0.0, 0.0], [0.5, 0.0], [1.0, 0.5]])
-        counts = smooth.counts(x, smooth.sigmas(x), 40_000, [1, 2, 3, 4], 10_000).numpy()
-        share = counts[:, 1] / 40_000
-        np.testing.assert_allclose(share, [0.5, norm.cdf(1.0), norm.cdf(1.0)], atol=0.01)
+    smooth = Smooth(Sign(2), 2, lambda z: 0.5 + z[:, 1])
+    x = torch.tensor([[0.0, 0.0], [0.5, 0.0], [1.0, 0.5]])
+    counts = smooth.counts(x, smooth.sigmas(x), 40_000, [1, 2, 3], 10_000).numpy()
+    share = counts[:, 1] / 40_000
+    np.testing.assert_allclose(share, [0.5, norm.cdf(1.0), norm.cdf(1.0)], atol=0.01)
 
 
 def test_predict_abstains_on_a_coin_flip():
