@@ -18,6 +18,12 @@ def _ncx2_log_tail(x, df, nc, upper, out):
 
 
 @njit(**_JIT)
+def _ncx2_log_pdf(x, df, nc, out):
+    for i in prange(x.size):
+        out[i] = _ncx2.ncx2_log_pdf(x[i], df[i], nc[i])
+
+
+@njit(**_JIT)
 def _ncx2_quantile(log_p, df, nc, upper, out):
     for i in prange(log_p.size):
         rho = _ncx2.ncx2_radius_quantile(np.sqrt(nc[i]), log_p[i], df[i], upper)
@@ -89,6 +95,12 @@ def certified_radius_grid(log_qa, log_pb, s0, rate, sigma_t, dim, step):
 def ncx2_log_tail(x, df, nc, upper):
     out = np.empty_like(x)
     _ncx2_log_tail(x, df, nc, bool(upper), out)
+    return out
+
+
+def ncx2_log_pdf(x, df, nc):
+    out = np.empty_like(x)
+    _ncx2_log_pdf(x, df, nc, out)
     return out
 
 

@@ -1,6 +1,6 @@
 """Noncentral chi-square distribution: a drop-in for ``scipy.stats.ncx2``.
 
-``cdf, sf, logcdf, logsf, ppf, isf`` take ``(x or q, df, nc)`` with NumPy
+``pdf, logpdf, cdf, sf, logcdf, logsf, ppf, isf`` take ``(x or q, df, nc)`` with NumPy
 broadcasting, compute in float64 and follow scipy's conventions: NaN for df <= 0,
 nc < 0 or NaN input; cdf(x <= 0) = 0, cdf(inf) = 1; ppf(0) = 0, ppf(1) = inf and NaN
 outside [0, 1]. Scalars in, scalars out.
@@ -15,7 +15,7 @@ import scipy.stats
 
 from . import _backend
 
-__all__ = ["cdf", "sf", "logcdf", "logsf", "ppf", "isf"]
+__all__ = ["pdf", "logpdf", "cdf", "sf", "logcdf", "logsf", "ppf", "isf"]
 
 
 def _broadcast(*args):
@@ -41,6 +41,22 @@ def _log_tail(x, df, nc, upper):
         dist = scipy.stats.ncx2(df[small], nc[small])
         out[small] = dist.logsf(x[small]) if upper else dist.logcdf(x[small])
     return out, shape, scalar
+
+
+def logpdf(x, df, nc):
+    """log density; -inf below the support, as scipy. At x = 0 and x = inf the true
+    limits (scipy gives 0 at x = 0 for every df and NaN at inf)."""
+    (x, df, nc), shape, scalar = _broadcast(x, df, nc)
+    out = _backend.ncx2_log_pdf(x, df, nc)
+    small = _small_df(df) & (nc >= 0)
+    if small.any():
+        out[small] = scipy.stats.ncx2(df[small], nc[small]).logpdf(x[small])
+    return _finish(out, shape, scalar)
+
+
+def pdf(x, df, nc):
+    """Probability density."""
+    return np.exp(logpdf(x, df, nc))
 
 
 def logcdf(x, df, nc):

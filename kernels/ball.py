@@ -17,7 +17,9 @@ Every integrand is positive, so both tails keep full relative precision. The 1-D
 probabilities need s - d, which is formed as (m (rho + d) - w^2) / (s + d): the
 margin m enters directly, never rho - d, so the result stays accurate when the
 ball grows into a half-space (d -> inf with m fixed, where the mass tends to
-Phi(m)); d = inf is accepted and gives that limit exactly.
+Phi(m)); d = inf is accepted and gives that limit exactly. Where w^2 is the larger
+term (w near rho, d small) it is formed as (s^2 - d^2) / (s + d) instead, with
+s^2 = (rho - w)(rho + w) free of cancellation.
 
 Each integral is evaluated by the trapezoidal rule after mapping its range to the
 real line (logit of w / rho, or log(w - rho)) and centring a
@@ -36,6 +38,7 @@ from .normal import (log_add_exp, log_interval_inside, log_interval_outside,
 INSIDE = 0          # chi(w) P(|Z1 + d| <= s(w)) on 0 < w < rho, logit variable
 OUTSIDE_NEAR = 1    # chi(w) P(|Z1 + d| >  s(w)) on 0 < w < rho, logit variable
 OUTSIDE_FAR = 2     # chi(w) on w > rho, variable log(w - rho)
+DENSITY = 3         # chi(w) (phi(s - d) + phi(s + d)) / s on 0 < w < rho, logit variable
 
 MAX_BRACKET_STEPS = 60
 MAX_MODE_STEPS = 60
@@ -73,21 +76,39 @@ def _integrand(kind, v, d, margin, rho, nu, chi, with_slope):
     log_w = math.log(rho) + log_sig
     w = rho * sig
     gap = rho * sig_neg                      # rho - w, without cancellation
-    s = math.sqrt(gap * (rho + w))
-    s_minus_d = (margin * (rho + d) - w * w) / (s + d)
+    s_squared = gap * (rho + w)
+    s = math.sqrt(s_squared)
+    # s - d = (m (rho + d) - w^2) / (s + d) = (s^2 - d^2) / (s + d): the numerator
+    # with the smaller terms has the smaller rounding error
+    if abs(margin) * (rho + d) + w * w <= s_squared + d * d:
+        s_minus_d = (margin * (rho + d) - w * w) / (s + d)
+    else:
+        s_minus_d = (s_squared - d * d) / (s + d)
+    # phi(s - d) + phi(s + d) = d/ds P(|Z1 + d| <= s), with psi = phi(s + d) / phi(s - d)
+    psi = 0.0
+    log_density = 0.0
+    if kind == DENSITY or with_slope:
+        psi = math.exp(-2.0 * s * d)
+        log_density = log_norm_pdf(s_minus_d) + math.log1p(psi)
     if kind == INSIDE:
         log_prob = log_interval_inside(s, d, s_minus_d)
-    else:
+    elif kind == OUTSIDE_NEAR:
         log_prob = log_interval_outside(s, d, s_minus_d)
+    else:
+        log_prob = log_density - math.log(s)
     value = log_chi_pdf(w, log_w, nu, root_nu, log_nu, log_norm) + log_prob + log_w + log_sig_neg
     if not with_slope:
         return value, 0.0
-    # d/ds P(|Z1 + d| <= s) = phi(s - d) + phi(s + d); ds/dv = -w^2 s / (rho (rho + w))
-    log_density = log_norm_pdf(s_minus_d) + math.log1p(math.exp(-2.0 * s * d))
-    ratio = math.exp(log_density - log_prob)
-    sign = -1.0 if kind == INSIDE else 1.0
+    # ds/dv = -w^2 s / (rho (rho + w)); d log(...)/ds: -+ density / probability for the
+    # masses, and -s + d tanh(s d) - 1 / s for DENSITY
+    if kind == DENSITY:
+        d_log_ds = -s_minus_d - d * 2.0 * psi / (1.0 + psi) - 1.0 / s
+    else:
+        d_log_ds = math.exp(log_density - log_prob)
+        if kind == OUTSIDE_NEAR:
+            d_log_ds = -d_log_ds
     slope = (((nu - 1.0) - w * w) * sig_neg
-             + sign * ratio * w * w * s / (rho * (rho + w))
+             - d_log_ds * w * w * s / (rho * (rho + w))
              + 1.0 - 2.0 * sig)
     return value, slope
 
@@ -201,6 +222,28 @@ def _node(kind, t, centre, scale, peak, d, margin, rho, nu, chi):
     if term != term:
         return 0.0
     return term
+
+
+@kernel
+def ball_log_surface_density(d, margin, rho, dim):
+    """log dP/drho of the ball mass P(||Z - c|| <= rho) (the Gaussian density
+    integrated over the sphere), with d, margin, rho as in ball_log_mass_radius.
+
+    dP/drho = rho int_0^rho chi_nu(w) (phi(s - d) + phi(s + d)) / s dw, the
+    derivative of the INSIDE integral (its integrand vanishes at w = rho).
+    Returns (log dP/drho, integrand evaluations).
+    """
+    if margin != margin or d != d or dim != dim or rho != rho:
+        return math.nan, 0
+    if rho <= 0.0 or rho == math.inf or d == math.inf:
+        if d == math.inf and rho == math.inf:
+            return log_norm_pdf(margin), 0
+        return -math.inf, 0
+    nu = dim - 1.0
+    if nu == 0.0:
+        return log_norm_pdf(margin) + math.log1p(math.exp(-2.0 * rho * d)), 0
+    value, evaluations = _log_integral(DENSITY, d, margin, rho, nu)
+    return value + math.log(rho), evaluations
 
 
 @kernel

@@ -8,7 +8,7 @@ so callers that know the geometry (the xi functions) never round through x.
 import math
 
 from ._jit import kernel
-from .ball import ball_log_mass, ball_log_mass_radius
+from .ball import ball_log_mass, ball_log_mass_radius, ball_log_surface_density
 from .normal import norm_ppf_from_log
 
 MAX_QUANTILE_STEPS = 100
@@ -168,3 +168,22 @@ def _log_mass_at_radius(d, u, dim):
     rho = math.exp(u)
     value, evaluations = ball_log_mass_radius(d, rho - d, rho, dim, False)
     return value
+
+
+@kernel
+def ncx2_log_pdf(x, df, nc):
+    """log density of chi'^2_df(nc) at x, df >= 1, nc >= 0: dF/dx = (dP/drho) / (2 rho)
+    with the ball's surface density (kernels/ball.py); NaN for bad parameters."""
+    if x != x or df != df or nc != nc or df < 1.0 or nc < 0.0:
+        return math.nan
+    if x < 0.0 or x == math.inf or nc == math.inf:
+        return -math.inf
+    if x == 0.0:
+        if df == 2.0:
+            return -0.5 * nc - LOG_2
+        return math.inf if df < 2.0 else -math.inf
+    d = math.sqrt(nc)
+    rho = math.sqrt(x)
+    margin = (x - nc) / (rho + d)
+    value, evaluations = ball_log_surface_density(d, margin, rho, df)
+    return value - LOG_2 - math.log(rho)

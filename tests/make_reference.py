@@ -8,6 +8,7 @@ mpmath's value at that float64 x, whatever idrs_fast computed).
 
     python tests/make_reference.py          # about 20 minutes on 2 cores
     python tests/make_reference.py --small-balls   # redo only x < lam / 1e6
+    python tests/make_reference.py --pdf    # ncx2_pdf_reference.json at the same x
 """
 import json
 import math
@@ -19,12 +20,13 @@ import sys
 import mpmath as mp
 
 sys.path.insert(0, str(pathlib.Path(__file__).parent))
-from reference import ball_mass  # noqa: E402
+from reference import ball_mass, log_pdf_peaked, log_pdf_poisson  # noqa: E402
 
 DIMS = [1, 2, 3, 64, 3072, 196608]
 LAMS = [0.0, 0.5, 30.0, 1e3, 1e6, 1e10, 1e16]
 TARGETS = [1e-300, 1e-30, 1e-5, 0.3]
 OUT = pathlib.Path(__file__).parent / "data" / "ncx2_reference.json"
+PDF_OUT = pathlib.Path(__file__).parent / "data" / "ncx2_pdf_reference.json"
 SECONDS = 120
 
 
@@ -52,6 +54,44 @@ def point(args):
     if not isinstance(log_p, mp.mpf):     # quadrature noise made the mass <= 0
         return dict(df=dim, nc=lam, upper=upper, p=target, x=x, skipped="non-positive mass")
     return dict(df=dim, nc=lam, upper=upper, p=target, x=x, log_p=mp.nstr(log_p, 25))
+
+
+def pdf_point(args):
+    """log density at one (df, nc, x): closed form for N = 1, the Poisson mixture for
+    lam <= 1e3, the Z1 integral above (N >= 3; N = 2 is left out there)."""
+    dim, lam, x = args
+    extra = max(0, int(math.log10(max(lam, 1.0) / x) / 2)) + 10 if x < lam else 0
+    mp.mp.dps = 40 + extra
+    d, rho = mp.sqrt(mp.mpf(lam)), mp.sqrt(mp.mpf(x))
+    signal.signal(signal.SIGALRM, _give_up)
+    signal.alarm(SECONDS)
+    try:
+        if dim == 1:
+            log_f = mp.log((mp.npdf(rho - d) + mp.npdf(rho + d)) / (2 * rho))
+        elif lam <= 1e3:
+            log_f = log_pdf_poisson(lam, x, dim)
+        elif dim >= 3:
+            log_f = log_pdf_peaked(d, rho - d, dim)
+        else:
+            return dict(df=dim, nc=lam, x=x, skipped="N = 2 above lam = 1e3")
+    except (TimeoutError, ValueError, OverflowError, ZeroDivisionError) as error:
+        return dict(df=dim, nc=lam, x=x, skipped=repr(error))
+    finally:
+        signal.alarm(0)
+    return dict(df=dim, nc=lam, x=x, log_pdf=mp.nstr(log_f, 25))
+
+
+def pdf_reference():
+    """The density at every x of ncx2_reference.json."""
+    jobs = sorted({(r["df"], r["nc"], r["x"]) for r in json.loads(OUT.read_text())})
+    with multiprocessing.Pool() as pool:
+        records = []
+        for i, record in enumerate(pool.imap_unordered(pdf_point, jobs)):
+            if "skipped" not in record:
+                records.append(record)
+            print(f"{i + 1}/{len(jobs)}", record, flush=True)
+    records.sort(key=lambda r: (r["df"], r["nc"], r["x"]))
+    PDF_OUT.write_text(json.dumps(records, indent=1) + "\n")
 
 
 def refresh_small_balls():
@@ -86,4 +126,9 @@ def main():
 
 
 if __name__ == "__main__":
-    refresh_small_balls() if sys.argv[1:] == ["--small-balls"] else main()
+    if sys.argv[1:] == ["--small-balls"]:
+        refresh_small_balls()
+    elif sys.argv[1:] == ["--pdf"]:
+        pdf_reference()
+    else:
+        main()

@@ -131,6 +131,16 @@ def ball_mass_peaked(d, margin, dim, upper, reach=120):
         g = gamma((margin - z) * (2 * d + margin + z) / 2)
         return mp.log(mp.npdf(z)) + mp.log(g) if g > 0 else -mp.inf
 
+    total = _peaked_quad(log_f, lo, hi, reach)
+    if upper:
+        total += mp.ncdf(-hi) + mp.ncdf(lo)
+    return total
+
+
+def _peaked_quad(log_f, lo, hi, reach):
+    """int_lo^hi exp(log_f(z)) dz for a unimodal log_f: golden-section search for the
+    peak, the range where log_f stays within `reach` of it by bisection, and that
+    range cut into pieces of each side's width, doubling outwards."""
     # golden-section search for the peak on (lo, hi), clipped to 1e4 around the
     # point of (lo, hi) nearest the Gaussian's centre
     centre = min(max(mp.mpf(0), lo), hi)
@@ -187,7 +197,44 @@ def ball_mass_peaked(d, margin, dim, upper, reach=120):
             if (z - end) * direction >= 0:
                 break
             pts.add(z)
-    total = mp.quad(lambda z: mp.exp(log_f(z) - top), sorted(pts)) * mp.exp(top)
-    if upper:
-        total += mp.ncdf(-hi) + mp.ncdf(lo)
-    return total
+    return mp.quad(lambda z: mp.exp(log_f(z) - top), sorted(pts)) * mp.exp(top)
+
+
+def log_pdf_poisson(lam, x, dim):
+    """log density of chi'^2_dim(lam) at x by the Poisson mixture
+    sum_k Pois(k; lam/2) f_{chi2_{dim + 2k}}(x), summed until the terms vanish."""
+    lam, x, dim = mp.mpf(lam), mp.mpf(x), mp.mpf(dim)
+
+    def log_term(k):
+        a = dim / 2 + k
+        log_poisson = k * mp.log(lam / 2) - lam / 2 - mp.loggamma(k + 1) if lam > 0 else (
+            mp.mpf(0) if k == 0 else -mp.inf)
+        return log_poisson + (a - 1) * mp.log(x) - x / 2 - a * mp.log(2) - mp.loggamma(a)
+
+    terms = [log_term(0)]
+    k, top = 1, terms[0]
+    while lam > 0 and k < 10 ** 6:
+        term = log_term(k)
+        terms.append(term)
+        top = max(top, term)
+        if k > lam and term < top - 120:
+            break
+        k += 1
+    return top + mp.log(mp.fsum(mp.exp(t - top) for t in terms))
+
+
+def log_pdf_peaked(d, margin, dim, reach=120):
+    """log density of ||Z - c||^2 (||c|| = d) at x = (d + margin)^2 by the Z1 integral
+    int phi(z) f_{chi2_{dim-1}}((margin - z)(2 d + margin + z)) dz (dim >= 3: for
+    dim = 2 the chi2_1 density is singular at the ends)."""
+    d, margin, dim = mp.mpf(d), mp.mpf(margin), mp.mpf(dim)
+    half = (dim - 1) / 2
+    log_norm = -half * mp.log(2) - mp.loggamma(half)
+
+    def log_f(z):
+        y = (margin - z) * (2 * d + margin + z)
+        if y <= 0:
+            return -mp.inf
+        return mp.log(mp.npdf(z)) + (half - 1) * mp.log(y) - y / 2 + log_norm
+
+    return mp.log(_peaked_quad(log_f, -2 * d - margin, margin, reach))

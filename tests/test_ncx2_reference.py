@@ -103,3 +103,41 @@ def test_work_does_not_grow_with_lambda_or_dim(dim):
         # the work does not grow: large lambda costs no more than lambda <= 1
         small = evaluations[lam <= 1.0].max()
         assert evaluations[lam >= 1e8].max() <= small
+
+
+PDF = json.loads((pathlib.Path(__file__).parent / "data" / "ncx2_pdf_reference.json").read_text())
+
+
+def test_density_matches_mpmath():
+    """logpdf at the same x against the 40-digit density (Poisson mixture, or the Z1
+    integral of the chi-square density at lam > 1e3): within 1e-13, the float64
+    floor of x, or 2e-15 |log f| in the far tails. The floor's normal approximation
+    of the log-slope undershoots the density's in the far lower tails at N = 2e5
+    (central case: |N/2 - 1 - x/2| = 11162 against |z| x / sd = 9896 at
+    log f = -694), hence 3 floors here."""
+    df, nc, x = (np.array([r[k] for r in PDF], dtype=float) for k in ("df", "nc", "x"))
+    log_f = np.array([float(r["log_pdf"]) for r in PDF])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        ours = ncx2.logpdf(x, df, nc)
+    errors = np.abs(np.expm1(ours - log_f))
+    allowed = np.maximum.reduce([np.full(x.shape, 1e-13), 3.0 * float64_floor(x, df, nc),
+                                 2e-15 * np.abs(log_f)])
+    worst = np.argsort(errors / allowed)[-5:]
+    assert np.all(errors <= allowed), [(df[i], nc[i], x[i], errors[i], allowed[i]) for i in worst]
+    np.testing.assert_allclose(ncx2.pdf(x, df, nc), np.exp(log_f), rtol=1e-11, atol=0)
+
+
+def test_density_edges():
+    """scipy's NaN for bad parameters and 0 below the support; at x = 0 and x = inf
+    the true limits (scipy returns 0 at x = 0 for every df and NaN at inf):
+    inf for df < 2, exp(-nc/2) / 2 for df = 2 (chi2 with nc = 0: 1/2), 0 above."""
+    import scipy.stats
+    x = np.array([-1.0, 1.0, 1.0, np.nan, 0.0, 0.0, 0.0, 0.0, np.inf])
+    df = np.array([2.0, 0.0, 2.0, 2.0, 1.0, 2.0, 2.0, 3.0, 2.0])
+    nc = np.array([1.0, 1.0, -1.0, 1.0, 1.0, 1.0, 0.0, 1.0, 1.0])
+    expected = [0.0, np.nan, np.nan, np.nan, np.inf, 0.5 * np.exp(-0.5), 0.0, 0.0, 0.0]
+    expected[6] = scipy.stats.chi2.pdf(0.0, 2)
+    np.testing.assert_array_equal(ncx2.pdf(x, df, nc), expected)
+    np.testing.assert_array_equal(ncx2.pdf(x[:4], df[:4], nc[:4]), scipy.stats.ncx2.pdf(x[:4], df[:4], nc[:4]))
+    assert np.isscalar(ncx2.logpdf(3.0, 4, 2.0))
