@@ -84,14 +84,21 @@ def pdf_point(args):
 def pdf_reference():
     """The density at every x of ncx2_reference.json."""
     jobs = sorted({(r["df"], r["nc"], r["x"]) for r in json.loads(OUT.read_text())})
-    with multiprocessing.Pool() as pool:
-        records = []
-        for i, record in enumerate(pool.imap_unordered(pdf_point, jobs)):
+    records = _compute(pdf_point, jobs)
+    records.sort(key=lambda r: (r["df"], r["nc"], r["x"]))
+    PDF_OUT.write_text(json.dumps(records, indent=1) + "\n")
+
+
+def _compute(worker, jobs):
+    """worker over jobs on all cores, with progress; the skipped points left out.
+    Spawned workers: the parent may already run Numba's OpenMP threads (no fork)."""
+    records = []
+    with multiprocessing.get_context("spawn").Pool() as pool:
+        for i, record in enumerate(pool.imap_unordered(worker, jobs)):
             if "skipped" not in record:
                 records.append(record)
             print(f"{i + 1}/{len(jobs)}", record, flush=True)
-    records.sort(key=lambda r: (r["df"], r["nc"], r["x"]))
-    PDF_OUT.write_text(json.dumps(records, indent=1) + "\n")
+    return records
 
 
 def refresh_small_balls():
@@ -115,12 +122,7 @@ def main():
                     x = float(ncx2.isf(target, dim, lam) if upper else ncx2.ppf(target, dim, lam))
                     if np.isfinite(x) and 1e-280 < x < 1e300:
                         jobs.append((dim, lam, target, upper, x))
-    with multiprocessing.Pool() as pool:
-        records = []
-        for i, record in enumerate(pool.imap_unordered(point, jobs)):
-            if "skipped" not in record:
-                records.append(record)
-            print(f"{i + 1}/{len(jobs)}", record, flush=True)
+    records = _compute(point, jobs)
     records.sort(key=lambda r: (r["df"], r["nc"], r["p"], r["upper"]))
     OUT.write_text(json.dumps(records, indent=1) + "\n")
 
