@@ -65,18 +65,24 @@ def _unit(z):
     return float((z >> uint64(11)) + uint64(1)) * (1.0 / 9007199254740992.0)
 
 
+@njit(inline="always")
+def _decode(word, w):
+    """A 32-bit word as (layer, position, sign, |x|): 8 bits of layer, 1 of sign,
+    23 of position in the layer; |x| = position * w[layer]."""
+    layer = word & uint64(0xFF)
+    position = word >> uint64(9)
+    sign = 1.0 - 2.0 * float((word >> uint64(8)) & uint64(1))
+    return layer, position, sign, float(position) * w[layer]
+
+
 @njit(cache=True)
 def _ziggurat_rejected(word, stream, k, w, f):
     """The ziggurat's slow branch for a word that missed its layer's rectangle:
-    the wedge test, the tail beyond TAIL_START (Marsaglia's exponential method),
-    then a fresh word; `stream` seeds the fresh randomness."""
+    the wedge test, or the tail beyond TAIL_START (Marsaglia's exponential method);
+    failing that a fresh word, tried on its rectangle first. `stream` seeds the
+    fresh randomness."""
+    layer, position, sign, x = _decode(word, w)
     for _ in range(MAX_REDRAWS):
-        layer = word & uint64(0xFF)
-        position = word >> uint64(9)
-        sign = 1.0 - 2.0 * float((word >> uint64(8)) & uint64(1))
-        x = float(position) * w[layer]
-        if position < k[layer]:
-            return sign * x
         stream = mix64(stream + uint64(REDRAW))
         if layer == 0:
             for _ in range(MAX_REDRAWS):
@@ -88,17 +94,18 @@ def _ziggurat_rejected(word, stream, k, w, f):
         elif (f[layer - 1] - f[layer]) * _unit(stream) + f[layer] < math.exp(-0.5 * x * x):
             return sign * x
         stream = mix64(stream + uint64(REDRAW))
-        word = stream & uint64(0xFFFFFFFF)
+        layer, position, sign, x = _decode(stream & uint64(0xFFFFFFFF), w)
+        if position < k[layer]:
+            return sign * x
     return 0.0      # reached with probability < 0.02 ** 64
 
 
 @njit(inline="always")
 def _normal(word, stream, k, w, f):
     """A standard normal from a 32-bit word (fast path: the layer's rectangle)."""
-    layer = word & uint64(0xFF)
-    position = word >> uint64(9)
+    layer, position, sign, x = _decode(word, w)
     if position < k[layer]:
-        return float(position) * w[layer] * (1.0 - 2.0 * float((word >> uint64(8)) & uint64(1)))
+        return sign * x
     return _ziggurat_rejected(word, stream, k, w, f)
 
 

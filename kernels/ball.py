@@ -53,6 +53,13 @@ FAR_NEGLIGIBLE = 45.0  # log of the ratio below which the far part cannot matter
 
 
 @kernel
+def _log_chord_density(s_minus_d, psi):
+    """log(phi(s - d) + phi(s + d)) = log phi(s - d) + log(1 + psi), psi = exp(-2 s d):
+    the density of |Z1 + d| at s, i.e. d/ds P(|Z1 + d| <= s)."""
+    return log_norm_pdf(s_minus_d) + math.log1p(psi)
+
+
+@kernel
 def _integrand(kind, v, d, margin, rho, nu, chi, with_slope):
     """(log integrand, its derivative if with_slope else 0) at v in the mapped
     variable of `kind`; chi = chi_constants(nu)."""
@@ -89,7 +96,7 @@ def _integrand(kind, v, d, margin, rho, nu, chi, with_slope):
     log_density = 0.0
     if kind == DENSITY or with_slope:
         psi = math.exp(-2.0 * s * d)
-        log_density = log_norm_pdf(s_minus_d) + math.log1p(psi)
+        log_density = _log_chord_density(s_minus_d, psi)
     if kind == INSIDE:
         log_prob = log_interval_inside(s, d, s_minus_d)
     elif kind == OUTSIDE_NEAR:
@@ -241,7 +248,7 @@ def ball_log_surface_density(d, margin, rho, dim):
         return -math.inf, 0
     nu = dim - 1.0
     if nu == 0.0:
-        return log_norm_pdf(margin) + math.log1p(math.exp(-2.0 * rho * d)), 0
+        return _log_chord_density(margin, math.exp(-2.0 * rho * d)), 0
     value, evaluations = _log_integral(DENSITY, d, margin, rho, nu)
     return value + math.log(rho), evaluations
 
