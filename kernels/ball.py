@@ -34,6 +34,7 @@ from ._jit import kernel
 from .chi import chi_constants, log_chi_pdf
 from .normal import (log_add_exp, log_interval_inside, log_interval_outside,
                      log_norm_cdf, log_norm_pdf, log1m_exp)
+from .poisson import poisson_applies, poisson_log_tail
 
 INSIDE = 0          # chi(w) P(|Z1 + d| <= s(w)) on 0 < w < rho, logit variable
 OUTSIDE_NEAR = 1    # chi(w) P(|Z1 + d| >  s(w)) on 0 < w < rho, logit variable
@@ -283,6 +284,11 @@ def ball_log_mass_radius(d, margin, rho, dim, upper):
         if upper:
             return -math.inf, 0
         return 0.0, 0
+    lam = d * d
+    if poisson_applies(dim, lam):
+        value, terms = poisson_log_tail(rho * rho, dim, lam, upper)
+        if value == value:
+            return value, terms
     nu = dim - 1.0
     # the smaller tail is computed directly, the larger as log(1 - exp(smaller))
     lower_is_small = margin * (rho + d) < dim

@@ -4,12 +4,15 @@ X ~ chi'^2_N(lambda) is ||Z - c||^2 with ||c|| = sqrt(lambda), so
 F_N(lambda; x) = ball mass with d = sqrt(lambda), radius sqrt(x), margin
 m = (x - lambda) / (sqrt(x) + sqrt(lambda)). Quantiles are solved for the margin,
 so callers that know the geometry (the xi functions) never round through x.
+For lambda <= POISSON_MAX_NC the Poisson mixture (kernels/poisson.py) is cheaper
+and is used instead, with x and lambda as given.
 """
 import math
 
 from ._jit import kernel
 from .ball import ball_log_mass, ball_log_mass_radius, ball_log_surface_density
 from .normal import norm_ppf_from_log
+from .poisson import poisson_applies, poisson_log_pdf, poisson_log_tail
 
 MAX_QUANTILE_STEPS = 100
 LOG_2 = 0.69314718055994530942
@@ -29,6 +32,10 @@ def ncx2_log_tail(x, df, nc, upper):
         return -math.inf if upper else 0.0
     if nc == math.inf:
         return 0.0 if upper else -math.inf
+    if poisson_applies(df, nc):
+        value, terms = poisson_log_tail(x, df, nc, upper)
+        if value == value:
+            return value
     d = math.sqrt(nc)
     rho = math.sqrt(x)
     margin = (x - nc) / (rho + d)
@@ -172,8 +179,9 @@ def _log_mass_at_radius(d, u, dim):
 
 @kernel
 def ncx2_log_pdf(x, df, nc):
-    """log density of chi'^2_df(nc) at x, df >= 1, nc >= 0: dF/dx = (dP/drho) / (2 rho)
-    with the ball's surface density (kernels/ball.py); NaN for bad parameters."""
+    """log density of chi'^2_df(nc) at x, df >= 1, nc >= 0: the Poisson mixture for
+    small nc (kernels/poisson.py), else dF/dx = (dP/drho) / (2 rho) with the ball's
+    surface density (kernels/ball.py); NaN for bad parameters."""
     if x != x or df != df or nc != nc or df < 1.0 or nc < 0.0:
         return math.nan
     if x < 0.0 or x == math.inf or nc == math.inf:
@@ -182,6 +190,10 @@ def ncx2_log_pdf(x, df, nc):
         if df == 2.0:
             return -0.5 * nc - LOG_2
         return math.inf if df < 2.0 else -math.inf
+    if poisson_applies(df, nc):
+        value, terms = poisson_log_pdf(x, df, nc)
+        if value == value:
+            return value
     d = math.sqrt(nc)
     rho = math.sqrt(x)
     margin = (x - nc) / (rho + d)

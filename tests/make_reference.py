@@ -9,6 +9,7 @@ mpmath's value at that float64 x, whatever idrs_fast computed).
     python tests/make_reference.py          # about 20 minutes on 2 cores
     python tests/make_reference.py --small-balls   # redo only x < lam / 1e6
     python tests/make_reference.py --pdf    # ncx2_pdf_reference.json at the same x
+    python tests/make_reference.py --random # ncx2_random_reference.json (~10 minutes)
 """
 import json
 import math
@@ -20,13 +21,15 @@ import sys
 import mpmath as mp
 
 sys.path.insert(0, str(pathlib.Path(__file__).parent))
-from reference import ball_mass, log_pdf_peaked, log_pdf_poisson  # noqa: E402
+from reference import ball_mass, ball_mass_peaked, log_pdf_peaked, log_pdf_poisson  # noqa: E402
 
 DIMS = [1, 2, 3, 64, 3072, 196608]
 LAMS = [0.0, 0.5, 30.0, 1e3, 1e6, 1e10, 1e16]
 TARGETS = [1e-300, 1e-30, 1e-5, 0.3]
 OUT = pathlib.Path(__file__).parent / "data" / "ncx2_reference.json"
 PDF_OUT = pathlib.Path(__file__).parent / "data" / "ncx2_pdf_reference.json"
+RANDOM_OUT = pathlib.Path(__file__).parent / "data" / "ncx2_random_reference.json"
+RANDOM_DIMS = [1.5, 2, 3, 7, 64, 784, 3072, 150528, 196608]
 SECONDS = 120
 
 
@@ -37,7 +40,8 @@ def _give_up(signum, frame):
 def point(args):
     """One reference value; points whose quadrature takes over SECONDS or fails are left out
     (listed on stdout) rather than stored with less confidence."""
-    dim, lam, target, upper, x = args
+    dim, lam, target, upper, x = args[:5]
+    mass = ball_mass_peaked if args[5:] == ("peaked",) else ball_mass
     # a tiny ball far from the centre needs rho - d resolved: extra digits
     extra = max(0, int(math.log10(max(lam, 1.0) / x) / 2)) + 10 if x < lam else 0
     mp.mp.dps = 40 + extra
@@ -46,7 +50,7 @@ def point(args):
     signal.signal(signal.SIGALRM, _give_up)
     signal.alarm(SECONDS)
     try:
-        log_p = mp.log(ball_mass(d, rho - d, dim, upper))
+        log_p = mp.log(mass(d, rho - d, dim, upper))
     except (TimeoutError, RecursionError, ValueError, OverflowError) as error:
         return dict(df=dim, nc=lam, upper=upper, p=target, x=x, skipped=repr(error))
     finally:
@@ -101,6 +105,27 @@ def _compute(worker, jobs):
     return records
 
 
+def random_reference(n=160, seed=2026):
+    """Points off the grid: lam log-uniform in [1e-3, 1e8] (a quarter at <= 1e3, the
+    Poisson-mixture path), N from RANDOM_DIMS (fractional included), x from -35 to +35
+    standard deviations, the smaller tail. Catches what a regular grid steps over.
+    Every point by the Z1 integral (ball_mass_peaked), independent of the Poisson
+    mixture that idrs_fast uses at small lam."""
+    import numpy as np
+    rng = np.random.default_rng(seed)
+    jobs = []
+    while len(jobs) < n:
+        lam = float(10.0 ** rng.uniform(-3, 3) if len(jobs) % 4 == 0 else 10.0 ** rng.uniform(-3, 8))
+        dim = float(rng.choice(RANDOM_DIMS))
+        z = float(rng.uniform(-35, 35))
+        x = dim + lam + z * math.sqrt(2 * (dim + 2 * lam))
+        if x > 0:
+            jobs.append((dim, lam, None, bool(x - lam > dim), x, "peaked"))
+    records = _compute(point, jobs)
+    records.sort(key=lambda r: (r["df"], r["nc"], r["x"]))
+    RANDOM_OUT.write_text(json.dumps(records, indent=1) + "\n")
+
+
 def refresh_small_balls():
     """Recompute, in place, the stored points whose ball is tiny (x < lam / 1e6)."""
     records = json.loads(OUT.read_text())
@@ -132,5 +157,7 @@ if __name__ == "__main__":
         refresh_small_balls()
     elif sys.argv[1:] == ["--pdf"]:
         pdf_reference()
+    elif sys.argv[1:] == ["--random"]:
+        random_reference()
     else:
         main()

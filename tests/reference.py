@@ -238,3 +238,32 @@ def log_pdf_peaked(d, margin, dim, reach=120):
         return mp.log(mp.npdf(z)) + (half - 1) * mp.log(y) - y / 2 + log_norm
 
     return mp.log(_peaked_quad(log_f, -2 * d - margin, margin, reach))
+
+
+def log_gamma_ratios(b, y):
+    """(log P(b, y), log Q(b, y)) at the working precision, each computed as a sum or
+    integral of positive terms: P by its power series, Q by
+    Q = y^(b-1) e^-y / Gamma(b) int_0^inf (1 + s / y)^(b-1) e^-s ds (t = y + s)."""
+    b, y = mp.mpf(b), mp.mpf(y)
+    log_head = (b - 1) * mp.log(y) - y - mp.loggamma(b)
+    if y < b:
+        term, total, n = mp.mpf(1), mp.mpf(1), 0
+        while term > total * mp.eps:
+            n += 1
+            term *= y / (b + n)
+            total += term
+        log_p = log_head + mp.log(y / b) + mp.log(total)
+        return log_p, _log1m_exp(log_p)
+    rate = 1 - (b - 1) / y                  # the integrand decays like exp(-rate s)
+    scale = 1 / max(rate, 1 / mp.sqrt(b))
+    integral = mp.quad(lambda s: mp.exp((b - 1) * mp.log1p(s / y) - s),
+                       [0, scale, 4 * scale, 16 * scale, 64 * scale, mp.inf])
+    log_q = log_head + mp.log(integral)
+    return _log1m_exp(log_q), log_q
+
+
+def _log1m_exp(a):
+    """log(1 - exp(a)), a < 0, at the working precision."""
+    if a < -1:
+        return mp.log1p(-mp.exp(a))
+    return mp.log(-mp.expm1(a))
