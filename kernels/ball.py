@@ -51,6 +51,8 @@ STRETCH = 4.0
 MAX_SCALE = 0.5     # the mapped variables have poles pi/2 off the real axis
 TAIL_CUT = 1e-18    # stop a side once a term is below this fraction of the sum
 FAR_NEGLIGIBLE = 45.0  # log of the ratio below which the far part cannot matter
+LOG_4 = 1.3862943611198906
+EVEN_PROBE = 0.01    # N = 2: the curvature at the mode v = 0 from the slope here
 
 
 @kernel
@@ -72,18 +74,33 @@ def _integrand(kind, v, d, margin, rho, nu, chi, with_slope):
         value = log_chi_pdf(w, log_w, nu, root_nu, log_nu, log_norm) + v
         slope = ((nu - 1.0) - w * w) * excess / w + 1.0
         return value, slope
-    # logistic map w = rho sigma(v): sigma(v), sigma(-v) and their logs from one exp
-    e = math.exp(-abs(v))
-    log1p_e = math.log1p(e)
-    if v >= 0.0:
-        sig, sig_neg = 1.0 / (1.0 + e), e / (1.0 + e)
-        log_sig, log_sig_neg = -log1p_e, -v - log1p_e
+    if nu == 1.0:
+        # N = 2: chi_1 is the half-normal 2 phi(w), smooth and nonzero at w = 0, so
+        # integrate phi over (-rho, rho) with w = rho tanh(v): the integrand is even
+        # in v with its mode at 0 and no slow tail (tanh, sech^2 from one exp)
+        one_minus_e = -math.expm1(-2.0 * abs(v))
+        e = 1.0 - one_minus_e
+        w = rho * one_minus_e / (1.0 + e)        # |w| = rho tanh|v|
+        gap = rho * 2.0 * e / (1.0 + e)          # rho - |w|
+        log_gap = math.log(2.0 * rho) - 2.0 * abs(v) - math.log1p(e)
+        log_map = math.log(rho) + LOG_4 - 2.0 * abs(v) - 2.0 * math.log1p(e)
+        log_chi = log_norm_pdf(w)
     else:
-        sig, sig_neg = e / (1.0 + e), 1.0 / (1.0 + e)
-        log_sig, log_sig_neg = v - log1p_e, -log1p_e
-    log_w = math.log(rho) + log_sig
-    w = rho * sig
-    gap = rho * sig_neg                      # rho - w, without cancellation
+        # logistic map w = rho sigma(v): sigma(v), sigma(-v) and their logs from one exp
+        e = math.exp(-abs(v))
+        log1p_e = math.log1p(e)
+        if v >= 0.0:
+            sig, sig_neg = 1.0 / (1.0 + e), e / (1.0 + e)
+            log_sig, log_sig_neg = -log1p_e, -v - log1p_e
+        else:
+            sig, sig_neg = e / (1.0 + e), 1.0 / (1.0 + e)
+            log_sig, log_sig_neg = v - log1p_e, -log1p_e
+        log_w = math.log(rho) + log_sig
+        w = rho * sig
+        gap = rho * sig_neg                      # rho - w, without cancellation
+        log_gap = math.log(rho) + log_sig_neg
+        log_map = log_w + log_sig_neg
+        log_chi = log_chi_pdf(w, log_w, nu, root_nu, log_nu, log_norm)
     s_squared = gap * (rho + w)
     s = math.sqrt(s_squared)
     # s - d = (m (rho + d) - w^2) / (s + d) = (s^2 - d^2) / (s + d): the numerator
@@ -102,9 +119,9 @@ def _integrand(kind, v, d, margin, rho, nu, chi, with_slope):
         log_prob = log_interval_inside(s, d, s_minus_d)
     elif kind == OUTSIDE_NEAR:
         log_prob = log_interval_outside(s, d, s_minus_d)
-    else:
-        log_prob = log_density - math.log(s)
-    value = log_chi_pdf(w, log_w, nu, root_nu, log_nu, log_norm) + log_prob + log_w + log_sig_neg
+    else:       # log(s) from log(rho - w): gap underflows long before the integrand
+        log_prob = log_density - 0.5 * (log_gap + math.log(rho + w))
+    value = log_chi + log_prob + log_map
     if not with_slope:
         return value, 0.0
     # ds/dv = -w^2 s / (rho (rho + w)); d log(...)/ds: -+ density / probability for the
@@ -115,6 +132,11 @@ def _integrand(kind, v, d, margin, rho, nu, chi, with_slope):
         d_log_ds = math.exp(log_density - log_prob)
         if kind == OUTSIDE_NEAR:
             d_log_ds = -d_log_ds
+    if nu == 1.0:
+        # d|w|/dv = rho sech^2 v sign(v), ds/d|w| = -|w| / s
+        sign = 1.0 if v >= 0.0 else -1.0
+        dw_dv = rho * 4.0 * e / ((1.0 + e) * (1.0 + e)) * sign
+        return value, -w * dw_dv * (1.0 + d_log_ds / s) - 2.0 * sign * one_minus_e / (1.0 + e)
     slope = (((nu - 1.0) - w * w) * sig_neg
              - d_log_ds * w * w * s / (rho * (rho + w))
              + 1.0 - 2.0 * sig)
@@ -136,6 +158,12 @@ def _log_integral(kind, d, margin, rho, nu):
     """(log of the integral of `kind`, number of integrand evaluations)."""
     evaluations = 0
     chi = chi_constants(nu)
+    if nu == 1.0 and kind != OUTSIDE_FAR:
+        # even in v: the mode is at 0, the width from the slope just beside it
+        value, slope = _integrand(kind, EVEN_PROBE, d, margin, rho, nu, chi, True)
+        curvature = -slope / EVEN_PROBE
+        width = 1.0 / math.sqrt(curvature) if curvature > 0.0 else 1.0
+        return _trapezoid(kind, 0.0, width, d, margin, rho, nu, chi, evaluations + 1)
     # 1. bracket the mode: slope > 0 at lo, < 0 at hi
     v = _start(kind, rho, nu)
     value, slope = _integrand(kind, v, d, margin, rho, nu, chi, True)
@@ -180,7 +208,13 @@ def _log_integral(kind, d, margin, rho, nu):
             if side == -1:
                 slope_lo *= 0.5
             side = -1
-    centre = 0.5 * (lo + hi)
+    return _trapezoid(kind, 0.5 * (lo + hi), width, d, margin, rho, nu, chi, evaluations)
+
+
+@kernel
+def _trapezoid(kind, centre, width, d, margin, rho, nu, chi, evaluations):
+    """(log integral, evaluations so far + its own) around the mode `centre` of
+    Gaussian width `width` in the mapped variable."""
     scale = min(width, MAX_SCALE)
     peak, slope = _integrand(kind, centre, d, margin, rho, nu, chi, False)
     evaluations += 1
