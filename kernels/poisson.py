@@ -59,6 +59,29 @@ def _lower_top(a, y, mu):
 
 
 @kernel
+def _keep_in_range(t, v, total, scale):
+    """Move a factor 1e150 from the running sum (t, v, total share one scale) into
+    its log scale once the current term passes 1e150, so nothing overflows."""
+    if t > RESCALE_ABOVE:
+        return t / RESCALE_ABOVE, v / RESCALE_ABOVE, total / RESCALE_ABOVE, scale + RESCALE_LOG
+    return t, v, total, scale
+
+
+@kernel
+def _first_term(j, a, y, mu, upper):
+    """(log t_j, v_j / t_j) that start a sum at index j: t_j = w_j P(a + j, y) and
+    v_j = w_j g(a + j - 1, y) for the lower sum, t_j = w_j Q(a + j, y) and
+    v_j = w_j g(a + j, y) for the upper; NaN if the gamma ratio failed."""
+    log_p, log_q = log_gamma_ratios(a + j, y)
+    log_tail = log_q if upper else log_p
+    index = a + j if upper else a + j - 1.0
+    ratio = 0.0
+    if index > 0.0 and log_tail == log_tail:
+        ratio = math.exp(log_gamma_term(index, y) - log_tail)
+    return _log_weight(j, mu) + log_tail, ratio
+
+
+@kernel
 def _lower_log_sum(a, y, mu):
     """log sum_j w_j P(a + j, y), summed downwards from the top index: the term
     t_j = w_j P(a + j, y) and v_j = w_j g(a + j - 1, y) follow
@@ -66,13 +89,10 @@ def _lower_log_sum(a, y, mu):
     top = _lower_top(a, y, mu)
     if top < 0:
         return math.nan, 0
-    b = a + top
-    log_p, log_q = log_gamma_ratios(b, y)
-    if log_p != log_p:
+    scale, v = _first_term(top, a, y, mu, False)
+    if scale != scale:
         return math.nan, 0
-    scale = _log_weight(top, mu) + log_p
     t = 1.0
-    v = math.exp(_log_weight(top, mu) + log_gamma_term(b - 1.0, y) - scale) if top > 0 else 0.0
     total = t
     inv_mu = 1.0 / mu
     inv_y = 1.0 / y
@@ -81,11 +101,7 @@ def _lower_log_sum(a, y, mu):
         t = step * (t + v)
         v *= step * (a + j - 1.0) * inv_y
         total += t
-        if t > RESCALE_ABOVE:
-            t /= RESCALE_ABOVE
-            v /= RESCALE_ABOVE
-            total /= RESCALE_ABOVE
-            scale += RESCALE_LOG
+        t, v, total, scale = _keep_in_range(t, v, total, scale)
     return scale + math.log(total), top + 1
 
 
@@ -109,13 +125,10 @@ def _upper_log_sum(a, y, mu):
         bottom -= 1
         if product <= CUT * (1.0 - ratio):
             break
-    b = a + bottom
-    log_p, log_q = log_gamma_ratios(b, y)
-    if log_q != log_q:
+    scale, v = _first_term(bottom, a, y, mu, True)
+    if scale != scale:
         return math.nan, 0
-    scale = _log_weight(bottom, mu) + log_q
     t = 1.0
-    v = math.exp(_log_weight(bottom, mu) + log_gamma_term(b, y) - scale)
     total = t
     for j in range(bottom, bottom + MAX_TERMS):
         step = mu / (j + 1.0)
@@ -125,11 +138,7 @@ def _upper_log_sum(a, y, mu):
         t = step * (t + v)
         v *= step * y / (a + j + 1.0)
         total += t
-        if t > RESCALE_ABOVE:
-            t /= RESCALE_ABOVE
-            v /= RESCALE_ABOVE
-            total /= RESCALE_ABOVE
-            scale += RESCALE_LOG
+        t, v, total, scale = _keep_in_range(t, v, total, scale)
     return math.nan, MAX_TERMS
 
 
