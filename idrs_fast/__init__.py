@@ -6,6 +6,7 @@ Randomized Smoothing", ICML 2022.
 import hashlib
 import os
 import pathlib
+import sys
 
 
 def _kernel_digest():
@@ -29,11 +30,18 @@ if not (_HERE / "kernels").is_dir() and (_HERE.parent / "kernels" / "_jit.py").i
 
 # Numba's on-disk cache: a user-writable place unless the user chose one
 # (site-packages may be read-only; numba#4908).
-os.environ.setdefault(
+_CACHE_DIR = os.environ.setdefault(
     "NUMBA_CACHE_DIR",
     os.path.join(os.environ.get("XDG_CACHE_HOME", os.path.expanduser("~/.cache")),
                  "idrs_fast", "numba-" + _kernel_digest()),
 )
+if "numba" in sys.modules:
+    # numba read its configuration when it was imported, before the line above: without
+    # this it would cache beside _backend.py, keyed to that file alone, and load stale
+    # code after a kernel changed
+    from numba.core import config as _numba_config
+    if not _numba_config.CACHE_DIR:
+        _numba_config.CACHE_DIR = _CACHE_DIR
 
 from . import ncx2, theory  # noqa: E402
 from .radius import (CLAMP_PRESETS, certified_radius, cohen_radius,  # noqa: E402

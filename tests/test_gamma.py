@@ -11,7 +11,14 @@ from numba import njit
 import reference
 from idrs_fast.kernels.gamma import log_gamma_ratios
 
-_ratios = njit(cache=True)(log_gamma_ratios)
+
+
+@njit(cache=True)
+def _ratios(b, y):
+    # a caller, not njit(log_gamma_ratios): a dispatcher made from a kernel would
+    # replace its inlined overload in every later compilation of this process
+    return log_gamma_ratios(b, y)
+
 
 TEMME = [(b, b * (1 + s)) for b in (25.0, 150.0, 3000.0, 98304.0)
          for s in (-0.29, -0.05, 0.0, 1e-3, 0.2, 0.29)]

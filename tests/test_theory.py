@@ -86,3 +86,17 @@ def test_bad_input():
         theory.sigma_ratio_threshold([0.9, 0.4], 784)
     with pytest.raises(ValueError, match="dim = 1.0"):
         theory.sigma_ratio_threshold(0.9, 1)
+
+
+def test_numba_imported_first_still_uses_the_kernel_keyed_cache():
+    """numba reads NUMBA_CACHE_DIR at its import; idrs_fast imported after it must still
+    point the cache at the folder keyed by the kernel sources (else Numba would cache
+    beside _backend.py, keyed to that file alone, and reload stale kernels)."""
+    import os
+    import subprocess
+    import sys
+    env = {k: v for k, v in os.environ.items() if k != "NUMBA_CACHE_DIR"}
+    code = ("import numba.core.config as c; import idrs_fast; "
+            "print(c.CACHE_DIR == idrs_fast._CACHE_DIR, 'numba-' in c.CACHE_DIR)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
+    assert out.stdout.split() == ["True", "True"]
