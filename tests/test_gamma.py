@@ -15,8 +15,7 @@ from idrs_fast.kernels.gamma import log_gamma_ratios
 
 @njit(cache=True)
 def _ratios(b, y):
-    # a caller, not njit(log_gamma_ratios): a dispatcher made from a kernel would
-    # replace its inlined overload in every later compilation of this process
+    # called from njit code, as the backend calls kernels
     return log_gamma_ratios(b, y)
 
 
