@@ -65,8 +65,8 @@ def _log_chord_density(s_minus_d, psi):
 @kernel
 def _integrand(kind, v, d, margin, rho, nu, chi, with_slope):
     """(log integrand, its derivative if with_slope else 0) at v in the mapped
-    variable of `kind`; chi = chi_constants(nu)."""
-    root_nu, log_nu, log_norm = chi
+    variable of `kind`; chi = chi_constants(nu) + (log rho,)."""
+    root_nu, log_nu, log_norm, log_rho = chi
     if kind == OUTSIDE_FAR:
         excess = math.exp(v)
         w = rho + excess
@@ -83,7 +83,7 @@ def _integrand(kind, v, d, margin, rho, nu, chi, with_slope):
         w = rho * one_minus_e / (1.0 + e)        # |w| = rho tanh|v|
         gap = rho * 2.0 * e / (1.0 + e)          # rho - |w|
         log_gap = math.log(2.0 * rho) - 2.0 * abs(v) - math.log1p(e)
-        log_map = math.log(rho) + LOG_4 - 2.0 * abs(v) - 2.0 * math.log1p(e)
+        log_map = log_rho + LOG_4 - 2.0 * abs(v) - 2.0 * math.log1p(e)
         log_chi = log_norm_pdf(w)
     else:
         # logistic map w = rho sigma(v): sigma(v), sigma(-v) and their logs from one exp
@@ -95,10 +95,10 @@ def _integrand(kind, v, d, margin, rho, nu, chi, with_slope):
         else:
             sig, sig_neg = e / (1.0 + e), 1.0 / (1.0 + e)
             log_sig, log_sig_neg = v - log1p_e, -log1p_e
-        log_w = math.log(rho) + log_sig
+        log_w = log_rho + log_sig
         w = rho * sig
         gap = rho * sig_neg                      # rho - w, without cancellation
-        log_gap = math.log(rho) + log_sig_neg
+        log_gap = log_rho + log_sig_neg
         log_map = log_w + log_sig_neg
         log_chi = log_chi_pdf(w, log_w, nu, root_nu, log_nu, log_norm)
     s_squared = gap * (rho + w)
@@ -157,7 +157,7 @@ def _start(kind, rho, nu):
 def _log_integral(kind, d, margin, rho, nu):
     """(log of the integral of `kind`, number of integrand evaluations)."""
     evaluations = 0
-    chi = chi_constants(nu)
+    chi = chi_constants(nu) + (math.log(rho),)
     if nu == 1.0 and kind != OUTSIDE_FAR:
         # even in v: the mode is at 0, the width from the slope just beside it
         value, slope = _integrand(kind, EVEN_PROBE, d, margin, rho, nu, chi, True)
