@@ -19,7 +19,10 @@ margin m enters directly, never rho - d, so the result stays accurate when the
 ball grows into a half-space (d -> inf with m fixed, where the mass tends to
 Phi(m)); d = inf is accepted and gives that limit exactly. Where w^2 is the larger
 term (w near rho, d small) it is formed as (s^2 - d^2) / (s + d) instead, with
-s^2 = (rho - w)(rho + w) free of cancellation.
+s^2 = (rho - w)(rho + w) free of cancellation. A caller that knows the squared
+radius exactly (the noncentral chi-square's x) passes its residual x - rho^2, which
+is added to s^2 and moves the far integral's start, so the half-ulp of rho = sqrt(x)
+does not cost twice x's own float64 floor.
 
 Each integral is evaluated by the trapezoidal rule after mapping its range to the
 real line (logit of w / rho, or log(w - rho)) and centring a
@@ -65,11 +68,12 @@ def _log_chord_density(s_minus_d, psi):
 @kernel
 def _integrand(kind, v, d, margin, rho, nu, chi, with_slope):
     """(log integrand, its derivative if with_slope else 0) at v in the mapped
-    variable of `kind`; chi = chi_constants(nu) + (log rho,)."""
-    root_nu, log_nu, log_norm, log_rho = chi
+    variable of `kind`; chi = chi_constants(nu) + (log rho, residual) where
+    rho^2 + residual is the exact squared radius."""
+    root_nu, log_nu, log_norm, log_rho, residual = chi
     if kind == OUTSIDE_FAR:
         excess = math.exp(v)
-        w = rho + excess
+        w = rho + (excess + 0.5 * residual / rho)
         log_w = math.log(w)
         value = log_chi_pdf(w, log_w, nu, root_nu, log_nu, log_norm) + v
         slope = ((nu - 1.0) - w * w) * excess / w + 1.0
@@ -101,7 +105,7 @@ def _integrand(kind, v, d, margin, rho, nu, chi, with_slope):
         log_gap = log_rho + log_sig_neg
         log_map = log_w + log_sig_neg
         log_chi = log_chi_pdf(w, log_w, nu, root_nu, log_nu, log_norm)
-    s_squared = gap * (rho + w)
+    s_squared = gap * (rho + w) + residual
     s = math.sqrt(s_squared)
     # s - d = (m (rho + d) - w^2) / (s + d) = (s^2 - d^2) / (s + d): the numerator
     # with the smaller terms has the smaller rounding error
@@ -154,10 +158,10 @@ def _start(kind, rho, nu):
 
 
 @kernel
-def _log_integral(kind, d, margin, rho, nu):
+def _log_integral(kind, d, margin, rho, residual, nu):
     """(log of the integral of `kind`, number of integrand evaluations)."""
     evaluations = 0
-    chi = chi_constants(nu) + (math.log(rho),)
+    chi = chi_constants(nu) + (math.log(rho), residual)
     if nu == 1.0 and kind != OUTSIDE_FAR:
         # even in v: the mode is at 0, the width from the slope just beside it
         value, slope = _integrand(kind, EVEN_PROBE, d, margin, rho, nu, chi, True)
@@ -284,7 +288,7 @@ def ball_log_surface_density(d, margin, rho, dim):
     nu = dim - 1.0
     if nu == 0.0:
         return _log_chord_density(margin, math.exp(-2.0 * rho * d)), 0
-    value, evaluations = _log_integral(DENSITY, d, margin, rho, nu)
+    value, evaluations = _log_integral(DENSITY, d, margin, rho, 0.0, nu)
     return value + math.log(rho), evaluations
 
 
@@ -304,6 +308,14 @@ def ball_log_mass_radius(d, margin, rho, dim, upper):
     """ball_log_mass with the radius rho = d + margin also given, for callers that
     know it to full relative precision when the ball is tiny (rho << d, where
     d + margin cancels)."""
+    return ball_log_mass_squared_radius(d, margin, rho, 0.0, dim, upper)
+
+
+@kernel
+def ball_log_mass_squared_radius(d, margin, rho, residual, dim, upper):
+    """ball_log_mass_radius for the squared radius rho^2 + residual (residual tiny):
+    the noncentral chi-square passes x - rho^2 with rho = sqrt(x) rounded, whose
+    half-ulp would otherwise cost twice the float64 floor of x."""
     if margin != margin or d != d or dim != dim:
         return math.nan, 0
     if d == math.inf:
@@ -320,7 +332,7 @@ def ball_log_mass_radius(d, margin, rho, dim, upper):
         return 0.0, 0
     lam = d * d
     if poisson_applies(dim, lam):
-        value, terms = poisson_log_tail(rho * rho, dim, lam, upper)
+        value, terms = poisson_log_tail(rho * rho + residual, dim, lam, upper)
         if value == value:
             return value, terms
     nu = dim - 1.0
@@ -334,9 +346,9 @@ def ball_log_mass_radius(d, margin, rho, dim, upper):
             small = log_interval_outside(rho, d, s_minus_d)
         evaluations = 0
     elif lower_is_small:
-        small, evaluations = _log_integral(INSIDE, d, margin, rho, nu)
+        small, evaluations = _log_integral(INSIDE, d, margin, rho, residual, nu)
     else:
-        near, evaluations = _log_integral(OUTSIDE_NEAR, d, margin, rho, nu)
+        near, evaluations = _log_integral(OUTSIDE_NEAR, d, margin, rho, residual, nu)
         # W = ||Z_nu|| is 1-Lipschitz with E W <= sqrt(nu), so by Gaussian
         # concentration P(W > rho) <= exp(-(rho - sqrt(nu))^2 / 2): skip the far
         # part when that bound is below the rounding of the near part
@@ -344,7 +356,7 @@ def ball_log_mass_radius(d, margin, rho, dim, upper):
         if excess > 0.0 and -0.5 * excess * excess < near - FAR_NEGLIGIBLE:
             small = near
         else:
-            far, n_far = _log_integral(OUTSIDE_FAR, d, margin, rho, nu)
+            far, n_far = _log_integral(OUTSIDE_FAR, d, margin, rho, residual, nu)
             small = log_add_exp(near, far)
             evaluations += n_far
     if lower_is_small != upper:

@@ -10,8 +10,9 @@ and is used instead, with x and lambda as given.
 import math
 
 from ._jit import kernel
-from .ball import ball_log_mass, ball_log_mass_radius, ball_log_surface_density
-from .normal import norm_ppf_from_log
+from .ball import (ball_log_mass, ball_log_mass_radius, ball_log_mass_squared_radius,
+                   ball_log_surface_density)
+from .normal import norm_ppf_from_log, square_residual
 from .poisson import poisson_applies, poisson_log_pdf, poisson_log_tail
 
 MAX_QUANTILE_STEPS = 100
@@ -39,7 +40,7 @@ def ncx2_log_tail(x, df, nc, upper):
     d = math.sqrt(nc)
     rho = math.sqrt(x)
     margin = (x - nc) / (rho + d)
-    value, evaluations = ball_log_mass_radius(d, margin, rho, df, upper)
+    value, evaluations = ball_log_mass_squared_radius(d, margin, rho, square_residual(x, rho), df, upper)
     return value
 
 

@@ -22,6 +22,21 @@ _GL8_W0, _GL8_W1, _GL8_W2, _GL8_W3 = (
     0.22238103445337447054, 0.10122853629037625915)
 
 
+SPLIT = 134217729.0   # 2^27 + 1, Veltkamp's splitting constant
+
+
+@kernel
+def square_residual(x, r):
+    """x - r^2 exactly (r^2 by Dekker's exact product; x - r^2 then by Sterbenz when
+    r ~ sqrt(x)), without fma."""
+    c = SPLIT * r
+    high = c - (c - r)
+    low = r - high
+    square = r * r
+    error = ((high * high - square) + 2.0 * high * low) + low * low
+    return (x - square) - error
+
+
 @kernel
 def log_norm_pdf(x):
     """log phi(x)."""
