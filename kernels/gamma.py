@@ -29,12 +29,15 @@ TINY = 1e-300
 
 @kernel
 def log_gamma_term(b, y):
-    """log(y^b e^-y / Gamma(b + 1)), b > 0, y > 0: the Poisson-like term of the
+    """log(y^b e^-y / Gamma(b + 1)), b > -1, y > 0: the Poisson-like term of the
     incomplete gamma recurrences (the Poisson pmf when b is an integer).
 
-    Written b (log r - r + 1) - log sqrt(2 pi b) - stirling_error(b), r = y / b, so
-    that nothing of size b log b cancels (b reaches 1e5).
+    For b > 0 written b (log r - r + 1) - log sqrt(2 pi b) - stirling_error(b),
+    r = y / b, so that nothing of size b log b cancels (b reaches 1e5); for b <= 0
+    nothing cancels and it is taken as written.
     """
+    if b <= 0.0:
+        return b * math.log(y) - y - math.lgamma(b + 1.0)
     r = y / b
     if abs(r - 1.0) <= 0.25:
         deviance = log1p_minus_x((y - b) / b)

@@ -2,7 +2,7 @@
 
     F_N(lambda; x) = sum_j w_j P(a + j, y),   1 - F = sum_j w_j Q(a + j, y),
     f_N(lambda; x) = 1/2 sum_j w_j g(a + j - 1, y),
-    w_j = e^-mu mu^j / j!,  a = N / 2,  mu = lambda / 2,  y = x / 2.
+    w_j = e^-mu mu^j / j! = g(j, mu),  a = N / 2,  mu = lambda / 2,  y = x / 2.
 
 One incomplete gamma ratio (kernels/gamma.py) starts each sum and the others follow
 from P(b, y) = P(b + 1, y) + g(b, y) and Q(b + 1, y) = Q(b, y) + g(b, y), with
@@ -31,14 +31,6 @@ LOG_2 = 0.69314718055994530942
 def poisson_applies(df, nc):
     """Whether poisson_log_tail is the cheaper path (N = 1 has a closed form)."""
     return nc <= POISSON_MAX_NC and df > 1.0
-
-
-@kernel
-def _log_weight(j, mu):
-    """log of the Poisson weight w_j = e^-mu mu^j / j!."""
-    if j == 0:
-        return -mu
-    return log_gamma_term(float(j), mu)
 
 
 @kernel
@@ -75,10 +67,8 @@ def _first_term(j, a, y, mu, upper):
     log_p, log_q = log_gamma_ratios(a + j, y)
     log_tail = log_q if upper else log_p
     index = a + j if upper else a + j - 1.0
-    ratio = 0.0
-    if index > 0.0 and log_tail == log_tail:
-        ratio = math.exp(log_gamma_term(index, y) - log_tail)
-    return _log_weight(j, mu) + log_tail, ratio
+    ratio = math.exp(log_gamma_term(index, y) - log_tail)
+    return log_gamma_term(float(j), mu) + log_tail, ratio
 
 
 @kernel
@@ -143,14 +133,6 @@ def _upper_log_sum(a, y, mu):
 
 
 @kernel
-def _log_term(b, y):
-    """log g(b, y) for b > -1 (log_gamma_term needs b > 0; below, nothing cancels)."""
-    if b > 0.0:
-        return log_gamma_term(b, y)
-    return b * math.log(y) - y - math.lgamma(b + 1.0)
-
-
-@kernel
 def poisson_log_pdf(x, df, nc):
     """(log density, number of terms) at x > 0 finite, df > 1, 0 <= nc <=
     POISSON_MAX_NC. The terms u_j = w_j g(a + j - 1, y) are log-concave in j
@@ -160,13 +142,13 @@ def poisson_log_pdf(x, df, nc):
     y = 0.5 * x
     mu = 0.5 * nc
     if mu == 0.0:
-        return _log_term(a - 1.0, y) - LOG_2, 1
+        return log_gamma_term(a - 1.0, y) - LOG_2, 1
     # (j + 1)(a + j) = mu y at the largest term
     root = 0.5 * (-(a + 1.0) + math.sqrt((a - 1.0) * (a - 1.0) + 4.0 * mu * y))
     if root > MAX_TERMS:
         return math.nan, 0
     peak = max(int(root), 0)
-    scale = _log_weight(peak, mu) + _log_term(a + peak - 1.0, y)
+    scale = log_gamma_term(float(peak), mu) + log_gamma_term(a + peak - 1.0, y)
     total = 1.0
     terms = 1
     u = 1.0
