@@ -12,6 +12,7 @@ import numpy as np
 import torch
 from scipy.stats import beta, binomtest
 
+from ._counting import count_top_classes
 from ._noise import add_noise, input_keys
 from .radius import certified_radius, cohen_radius
 
@@ -95,27 +96,32 @@ class Smooth:
                 self._device_counts(x, sigma, num, seeds, batch_size, counts)
         return counts.view(x.shape[0], self.num_classes)
 
-    def _tally(self, noisy, shape, who, counts):
-        """Classify a batch of noisy inputs and add each top class to its input's count."""
+    def _scores(self, noisy, shape):
+        """The base classifier's scores of a batch of noisy inputs, shape-checked."""
         scores = self.base_classifier(noisy.view((noisy.shape[0],) + tuple(shape)))
         if scores.ndim != 2 or scores.shape[1] != self.num_classes:
             raise ValueError(f"the base classifier returned shape {tuple(scores.shape)}, "
                              f"expected (batch, {self.num_classes})")
-        counts += torch.bincount(who * self.num_classes + scores.argmax(1), minlength=counts.numel())
+        return scores
 
     def _cpu_counts(self, x, sigma, num, seeds, batch_size, counts):
         """counts() on the CPU: the input-major list of (input, sample) rows is cut into
-        forward batches; each is filled in one pass by _noise.add_noise."""
+        forward batches; each is filled in one pass by _noise.add_noise and its top
+        classes counted in one pass by _counting.count_top_classes."""
         flat_x = np.ascontiguousarray(x.reshape(x.shape[0], -1).numpy())
         scale = np.ascontiguousarray(sigma.numpy(), dtype=np.float32)
         keys = input_keys(seeds)
         total = x.shape[0] * num
         noisy = torch.empty((min(batch_size, total), flat_x.shape[1]))
-        owner = torch.empty(noisy.shape[0], dtype=torch.long)
+        owner = np.empty(noisy.shape[0], dtype=np.int64)
+        flat_top = np.empty_like(owner)
         for first in range(0, total, batch_size):
             rows = min(batch_size, total - first)
-            add_noise(noisy[:rows].numpy(), owner[:rows].numpy(), flat_x, scale, keys, num, first)
-            self._tally(noisy[:rows], x.shape[1:], owner[:rows], counts)
+            add_noise(noisy[:rows].numpy(), owner[:rows], flat_x, scale, keys, num, first)
+            scores = self._scores(noisy[:rows], x.shape[1:])
+            if scores.dtype not in (torch.float32, torch.float64):
+                scores = scores.float()
+            count_top_classes(scores.contiguous().numpy(), owner[:rows], counts.numpy(), flat_top)
 
     def _device_counts(self, x, sigma, num, seeds, batch_size, counts):
         """counts() on a GPU: torch's generator per input, in blocks of BLOCK draws
@@ -143,7 +149,8 @@ class Smooth:
                 position += 1
             who = owner[:total]
             noisy = torch.addcmul(flat_x[who], sigma[who, None], noise[:total])
-            self._tally(noisy, x.shape[1:], who, counts)
+            scores = self._scores(noisy, x.shape[1:])
+            counts += torch.bincount(who * self.num_classes + scores.argmax(1), minlength=counts.numel())
 
     def predict(self, x, n, alpha, batch_size=10_000, seed=0, index=None):
         """Cohen's PREDICT: the top class, or ABSTAIN when the two-sided binomial test
