@@ -22,7 +22,7 @@ from idrs_fast.datasets import digits, toy_2d  # noqa: E402
 from idrs_fast.smoothing import Smooth  # noqa: E402
 from idrs_fast.training import mlp  # noqa: E402
 
-INPUTS, N0, N, BATCH, SIGMA, ROUNDS = 60, 64, 4000, 10_000, 0.25, 7
+INPUTS, N0, N, BATCH, SIGMA, ROUNDS = 60, 64, 4000, 10_000, 0.25, 15
 
 
 def setup(name):
