@@ -121,3 +121,8 @@ def ball_margin_quantile_array(d, log_p, dim, upper):
     out = np.empty_like(d)
     _ball_margin_quantile(d, log_p, dim, bool(upper), out)
     return out
+
+
+def dims_supported(dim):
+    """Where the kernels compute (N = 1 or N >= ball.MIN_DIM_ABOVE_ONE); NaN elsewhere."""
+    return (dim == 1.0) | (dim >= _ball.MIN_DIM_ABOVE_ONE)

@@ -7,8 +7,9 @@ outside [0, 1]. Scalars in, scalars out.
 
 The smaller tail is always computed directly (kernels/ball.py), so cdf and sf both
 keep full relative precision down to 1e-300 and below, at a cost that does not grow
-with df or nc. For 0 < df < 1, outside the geometric representation, the values come
-from scipy.
+with df or nc. For 0 < df < 1, outside the geometric representation, and for
+1 < df < 1.01, where chi_(df-1) piles its mass at 0 beyond the quadrature's reach
+(kernels/ball.py, MIN_DIM_ABOVE_ONE), the values come from scipy.
 """
 import numpy as np
 import scipy.stats
@@ -30,7 +31,8 @@ def _finish(out, shape, scalar):
 
 
 def _small_df(df):
-    return (df > 0.0) & (df < 1.0)
+    """0 < df < 1 and 1 < df < 1.01: outside the kernels (NaN there), answered by scipy."""
+    return (df > 0.0) & ~_backend.dims_supported(df)
 
 
 def _log_tail(x, df, nc, upper):
@@ -84,7 +86,7 @@ def sf(x, df, nc):
 def _quantile(p, df, nc, upper):
     """Quantile of the lower (upper=False) or upper tail probability p."""
     (p, df, nc), shape, scalar = _broadcast(p, df, nc)
-    valid = (df >= 1.0) & (nc >= 0.0) & np.isfinite(nc) & (p > 0.0) & (p < 1.0)
+    valid = _backend.dims_supported(df) & (nc >= 0.0) & np.isfinite(nc) & (p > 0.0) & (p < 1.0)
     # the smaller tail carries the digits: ppf(q > 1/2) = isf(1 - q), exact in float64
     flip = valid & (p > 0.5)
     use_upper = np.where(flip, not upper, upper)

@@ -11,7 +11,7 @@ import math
 
 from ._jit import kernel
 from .ball import (ball_log_mass, ball_log_mass_radius, ball_log_mass_squared_radius,
-                   ball_log_surface_density)
+                   ball_log_surface_density, dim_supported)
 from .normal import norm_ppf_from_log, square_residual
 from .poisson import poisson_applies, poisson_log_pdf, poisson_log_tail
 
@@ -23,9 +23,10 @@ LOG_2 = 0.69314718055994530942
 def ncx2_log_tail(x, df, nc, upper):
     """log F_df(nc; x) (upper=False) or log(1 - F) (upper=True), df >= 1, nc >= 0.
 
-    NaN for NaN input or df < 1, nc < 0 (the caller maps those to its convention).
+    NaN for NaN input, nc < 0 or df outside dim_supported (the caller maps those to
+    its convention).
     """
-    if x != x or df != df or nc != nc or df < 1.0 or nc < 0.0:
+    if x != x or nc != nc or not dim_supported(df) or nc < 0.0:
         return math.nan
     if x <= 0.0:
         return 0.0 if upper else -math.inf
@@ -90,7 +91,10 @@ def ball_margin_quantile_from(d, log_p, dim, upper, m_start):
 
     Solves score(m) = z* (score: the normal score of the mass, nearly linear in m)
     by secant steps kept inside a bracket, to |dm| <= _margin_tolerance(d, m).
+    NaN where dim is not dim_supported.
     """
+    if not dim_supported(dim):
+        return math.nan
     z = -norm_ppf_from_log(log_p) if upper else norm_ppf_from_log(log_p)
     m0 = m_start
     if not (m0 == m0 and d + m0 >= 0.0):
@@ -146,7 +150,10 @@ def ncx2_radius_quantile(d, log_p, dim, upper):
     1 - F = exp(log_p) (upper). Solved for the margin, except for a tiny ball
     (rho < 1/10 and rho < d / 10, where rho = d + m cancels): there
     it is solved in u = log rho with the radius passed exactly, starting from the
-    small-ball law P ~ V_N rho^N phi_N(d), in which log P is linear in u."""
+    small-ball law P ~ V_N rho^N phi_N(d), in which log P is linear in u. NaN where
+    dim is not dim_supported."""
+    if not dim_supported(dim):
+        return math.nan
     if not upper:
         u = (log_p + 0.5 * dim * LOG_2 + math.lgamma(0.5 * dim + 1.0) + 0.5 * d * d) / dim
         if u < math.log(0.1) and u < math.log(0.1 * max(d, 1.0)):
@@ -183,7 +190,7 @@ def ncx2_log_pdf(x, df, nc):
     """log density of chi'^2_df(nc) at x, df >= 1, nc >= 0: the Poisson mixture for
     small nc (kernels/poisson.py), else dF/dx = (dP/drho) / (2 rho) with the ball's
     surface density (kernels/ball.py); NaN for bad parameters."""
-    if x != x or df != df or nc != nc or df < 1.0 or nc < 0.0:
+    if x != x or nc != nc or not dim_supported(df) or nc < 0.0:
         return math.nan
     if x < 0.0 or x == math.inf or nc == math.inf:
         return -math.inf

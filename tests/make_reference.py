@@ -10,6 +10,7 @@ mpmath's value at that float64 x, whatever idrs_fast computed).
     python tests/make_reference.py --small-balls   # redo only x < lam / 1e6
     python tests/make_reference.py --pdf    # ncx2_pdf_reference.json at the same x
     python tests/make_reference.py --random # ncx2_random_reference.json (~10 minutes)
+    python tests/make_reference.py --near-one  # ncx2_near_one_reference.json, 1.01 <= N < 1.6
 """
 import json
 import math
@@ -29,7 +30,12 @@ TARGETS = [1e-300, 1e-30, 1e-5, 0.3]
 OUT = pathlib.Path(__file__).parent / "data" / "ncx2_reference.json"
 PDF_OUT = pathlib.Path(__file__).parent / "data" / "ncx2_pdf_reference.json"
 RANDOM_OUT = pathlib.Path(__file__).parent / "data" / "ncx2_random_reference.json"
+NEAR_ONE_OUT = pathlib.Path(__file__).parent / "data" / "ncx2_near_one_reference.json"
 RANDOM_DIMS = [1.5, 2, 3, 7, 64, 784, 3072, 150528, 196608]
+# (N, lam, x) where the ball integral once failed the bound (before the halving test
+# was tightened below N = 2): kept in the near-one set, lower tail
+NEAR_ONE_REGRESSIONS = [(1.4948640949690686, 35092.32991703541, 34003.49196039287),
+                        (1.498709301566562, 29107.514860762167, 26628.604677065818)]
 SECONDS = 120
 
 
@@ -105,25 +111,29 @@ def _compute(worker, jobs):
     return records
 
 
-def random_reference(n=160, seed=2026):
-    """Points off the grid: lam log-uniform in [1e-3, 1e8] (a quarter at <= 1e3, the
-    Poisson-mixture path), N from RANDOM_DIMS (fractional included), x from -35 to +35
-    standard deviations, the smaller tail. Catches what a regular grid steps over.
-    Every point by the Z1 integral (ball_mass_peaked), independent of the Poisson
-    mixture that idrs_fast uses at small lam."""
+def random_reference(n=160, seed=2026, out=RANDOM_OUT, near_one=False, max_log_lam=8):
+    """Points off the grid: lam log-uniform in [1e-3, 10^max_log_lam] (a quarter at
+    <= 1e3, the Poisson-mixture path), N from RANDOM_DIMS (fractional included) or,
+    near_one, uniform in [1.01, 1.6) (chi_(N-1) piles its mass at 0: the integral's
+    slow tail), x from -35 to +35 standard deviations, the smaller tail. Catches what
+    a regular grid steps over. Every point by the Z1 integral (ball_mass_peaked),
+    independent of the Poisson mixture that idrs_fast uses at small lam."""
     import numpy as np
     rng = np.random.default_rng(seed)
     jobs = []
     while len(jobs) < n:
-        lam = float(10.0 ** rng.uniform(-3, 3) if len(jobs) % 4 == 0 else 10.0 ** rng.uniform(-3, 8))
-        dim = float(rng.choice(RANDOM_DIMS))
+        small = len(jobs) % 4 == 0
+        lam = float(10.0 ** rng.uniform(-3, 3 if small else max_log_lam))
+        dim = float(rng.uniform(1.01, 1.6) if near_one else rng.choice(RANDOM_DIMS))
         z = float(rng.uniform(-35, 35))
         x = dim + lam + z * math.sqrt(2 * (dim + 2 * lam))
         if x > 0:
             jobs.append((dim, lam, None, bool(x - lam > dim), x, "peaked"))
+    if near_one:
+        jobs += [(dim, lam, None, False, x, "peaked") for dim, lam, x in NEAR_ONE_REGRESSIONS]
     records = _compute(point, jobs)
     records.sort(key=lambda r: (r["df"], r["nc"], r["x"]))
-    RANDOM_OUT.write_text(json.dumps(records, indent=1) + "\n")
+    out.write_text(json.dumps(records, indent=1) + "\n")
 
 
 def refresh_small_balls():
@@ -159,5 +169,7 @@ if __name__ == "__main__":
         pdf_reference()
     elif sys.argv[1:] == ["--random"]:
         random_reference()
+    elif sys.argv[1:] == ["--near-one"]:
+        random_reference(n=64, seed=11, out=NEAR_ONE_OUT, near_one=True, max_log_lam=12)
     else:
         main()
