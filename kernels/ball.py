@@ -11,9 +11,11 @@ of freedom. Given W = w < rho, Z is in the ball iff |Z1 - d| <= s(w) with
 s(w) = sqrt(rho^2 - w^2), so
 
     inside  = int_0^rho  chi_nu(w) P(|Z1 + d| <= s(w)) dw
-    outside = int_0^rho  chi_nu(w) P(|Z1 + d| >  s(w)) dw  +  int_rho^inf chi_nu(w) dw.
+    outside = int_0^rho  chi_nu(w) P(|Z1 + d| >  s(w)) dw  +  P(W > rho),
 
-Every integrand is positive, so both tails keep full relative precision. The 1-D
+P(W > rho) = Q(nu / 2, rho^2 / 2) being a regularized incomplete gamma ratio
+(kernels/gamma.py). Every integrand is positive, so both tails keep full relative
+precision. The 1-D
 probabilities need s - d, which is formed as (m (rho + d) - w^2) / (s + d): the
 margin m enters directly, never rho - d, so the result stays accurate when the
 ball grows into a half-space (d -> inf with m fixed, where the mass tends to
@@ -21,11 +23,11 @@ Phi(m)); d = inf is accepted and gives that limit exactly. Where w^2 is the larg
 term (w near rho, d small) it is formed as (s^2 - d^2) / (s + d) instead, with
 s^2 = (rho - w)(rho + w) free of cancellation. A caller that knows the squared
 radius exactly (the noncentral chi-square's x) passes its residual x - rho^2, which
-is added to s^2 and moves the far integral's start, so the half-ulp of rho = sqrt(x)
+is added to s^2 and to the gamma ratio's argument, so the half-ulp of rho = sqrt(x)
 does not cost twice x's own float64 floor.
 
 Each integral is evaluated by the trapezoidal rule after mapping its range to the
-real line (logit of w / rho, or log(w - rho)) and centring a
+real line (logit of w / rho) and centring a
 v = v* + 3 S sinh(t / 3) substitution on the integrand's mode v* with S its
 Gaussian width: the rule converges geometrically, the node count does not depend on
 N or lambda, and the far tails are reached in a few steps. Every loop has a fixed
@@ -37,11 +39,11 @@ from ._jit import kernel
 from .chi import chi_constants, log_chi_pdf
 from .normal import (log_add_exp, log_interval_inside, log_interval_outside,
                      log_norm_cdf, log_norm_pdf, log1m_exp)
+from .gamma import log_gamma_ratios
 from .poisson import poisson_applies, poisson_log_tail
 
 INSIDE = 0          # chi(w) P(|Z1 + d| <= s(w)) on 0 < w < rho, logit variable
 OUTSIDE_NEAR = 1    # chi(w) P(|Z1 + d| >  s(w)) on 0 < w < rho, logit variable
-OUTSIDE_FAR = 2     # chi(w) on w > rho, variable log(w - rho)
 DENSITY = 3         # chi(w) (phi(s - d) + phi(s + d)) / s on 0 < w < rho, logit variable
 
 MAX_BRACKET_STEPS = 60
@@ -61,7 +63,6 @@ MIN_DIM_ABOVE_ONE = 1.01
 STRETCH = 4.0
 MAX_SCALE = 0.5     # the mapped variables have poles pi/2 off the real axis
 TAIL_CUT = 1e-18    # stop a side once a term is below this fraction of the sum
-FAR_NEGLIGIBLE = 45.0  # log of the ratio below which the far part cannot matter
 LOG_4 = 1.3862943611198906
 EVEN_PROBE = 0.01    # N = 2: the curvature at the mode v = 0 from the slope here
 
@@ -79,13 +80,6 @@ def _integrand(kind, v, d, margin, rho, nu, chi, with_slope):
     variable of `kind`; chi = chi_constants(nu) + (log rho, residual) where
     rho^2 + residual is the exact squared radius."""
     root_nu, log_nu, log_norm, log_rho, residual = chi
-    if kind == OUTSIDE_FAR:
-        excess = math.exp(v)
-        w = rho + (excess + 0.5 * residual / rho)
-        log_w = math.log(w)
-        value = log_chi_pdf(w, log_w, nu, root_nu, log_nu, log_norm) + v
-        slope = ((nu - 1.0) - w * w) * excess / w + 1.0
-        return value, slope
     if nu == 1.0:
         # N = 2: chi_1 is the half-normal 2 phi(w), smooth and nonzero at w = 0, so
         # integrate phi over (-rho, rho) with w = rho tanh(v): the integrand is even
@@ -159,8 +153,6 @@ def _integrand(kind, v, d, margin, rho, nu, chi, with_slope):
 def _start(kind, rho, nu):
     """A starting point for the mode search in the mapped variable."""
     peak = math.sqrt(max(nu - 1.0, 0.25))            # mode of chi_nu
-    if kind == OUTSIDE_FAR:
-        return math.log(max(peak - rho, 0.0) + 1.0 / max(rho, 1.0))
     w = min(peak, 0.5 * rho)
     return math.log(w / (rho - w))
 
@@ -170,7 +162,7 @@ def _log_integral(kind, d, margin, rho, residual, nu):
     """(log of the integral of `kind`, number of integrand evaluations)."""
     evaluations = 0
     chi = chi_constants(nu) + (math.log(rho), residual)
-    if nu == 1.0 and kind != OUTSIDE_FAR:
+    if nu == 1.0:
         # even in v: the mode is at 0, the width from the slope just beside it
         value, slope = _integrand(kind, EVEN_PROBE, d, margin, rho, nu, chi, True)
         curvature = -slope / EVEN_PROBE
@@ -364,16 +356,9 @@ def ball_log_mass_squared_radius(d, margin, rho, residual, dim, upper):
         small, evaluations = _log_integral(INSIDE, d, margin, rho, residual, nu)
     else:
         near, evaluations = _log_integral(OUTSIDE_NEAR, d, margin, rho, residual, nu)
-        # W = ||Z_nu|| is 1-Lipschitz with E W <= sqrt(nu), so by Gaussian
-        # concentration P(W > rho) <= exp(-(rho - sqrt(nu))^2 / 2): skip the far
-        # part when that bound is below the rounding of the near part
-        excess = rho - math.sqrt(nu)
-        if excess > 0.0 and -0.5 * excess * excess < near - FAR_NEGLIGIBLE:
-            small = near
-        else:
-            far, n_far = _log_integral(OUTSIDE_FAR, d, margin, rho, residual, nu)
-            small = log_add_exp(near, far)
-            evaluations += n_far
+        # P(W > rho) = Q(nu / 2, (rho^2 + residual) / 2)
+        log_p, far = log_gamma_ratios(0.5 * nu, 0.5 * (rho * rho + residual))
+        small = log_add_exp(near, far)
     if lower_is_small != upper:
         return small, evaluations
     return log1m_exp(small), evaluations

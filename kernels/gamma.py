@@ -117,7 +117,7 @@ def _fraction_log_q(b, y):
         d = 1.0 / d
         delta = d * c
         h *= delta
-        if abs(delta - 1.0) < EPS:
+        if abs(delta - 1.0) <= 2.0 * EPS:      # one ulp above 1 is 2.2e-16
             return log_gamma_term(b, y) + math.log(b * h)
     return math.nan
 
