@@ -11,6 +11,12 @@ from idrs_fast.kernels import xi as _xi
 _JIT = dict(parallel=True, cache=True, nogil=True, error_model="numpy")
 
 
+@njit(cache=True, nogil=True)
+def _dims_supported(dim, out):
+    for i in range(dim.size):
+        out[i] = _ball.dim_supported(dim[i])
+
+
 @njit(**_JIT)
 def _ncx2_log_tail(x, df, nc, upper, out):
     for i in prange(x.size):
@@ -124,5 +130,7 @@ def ball_margin_quantile_array(d, log_p, dim, upper):
 
 
 def dims_supported(dim):
-    """Where the kernels compute (N = 1 or N >= ball.MIN_DIM_ABOVE_ONE); NaN elsewhere."""
-    return (dim == 1.0) | (dim >= _ball.MIN_DIM_ABOVE_ONE)
+    """Where the kernels compute (ball.dim_supported); they give NaN elsewhere."""
+    out = np.empty(dim.shape, dtype=np.bool_)
+    _dims_supported(dim, out)
+    return out

@@ -84,11 +84,18 @@ def _pair(low, high, scale):
     return radius * cosine, radius * sine
 
 
+@njit(inline="always")
+def _pair_bits(key, q):
+    """(31-bit, 24-bit) integers of pair q of the stream `key`: SplitMix64 output q + 1."""
+    word = mix64(key + uint64(q + 1) * uint64(GOLDEN))
+    return np.int32(word & uint64(0x7FFFFFFF)), np.int32(word >> uint64(40))
+
+
 @njit(inline="always", **VECTOR)
 def _pair_number(key, q, scale):
-    """Pair q of the stream `key`: SplitMix64 output q + 1 made into two normals."""
-    word = mix64(key + uint64(q + 1) * uint64(GOLDEN))
-    return _pair(np.int32(word & uint64(0x7FFFFFFF)), np.int32(word >> uint64(40)), scale)
+    """Pair q of the stream `key` as two normals."""
+    low, high = _pair_bits(key, q)
+    return _pair(low, high, scale)
 
 
 @njit(inline="always", **VECTOR)
@@ -104,9 +111,7 @@ def _stream_noise(flat, offset, key, begin, end, scale, low, high):
         count = min(low.size, (end - n) // 2)
         first = n // 2
         for k in range(count):
-            word = mix64(key + uint64(first + k + 1) * uint64(GOLDEN))
-            low[k] = np.int32(word & uint64(0x7FFFFFFF))
-            high[k] = np.int32(word >> uint64(40))
+            low[k], high[k] = _pair_bits(key, first + k)
         piece = flat[n + offset:n + offset + 2 * count]   # indices >= 0: no wraparound
         for k in range(count):          # 8 pairs at a time (AVX2)
             cosine, sine = _pair(low[k], high[k], scale)

@@ -30,7 +30,7 @@ def _finish(out, shape, scalar):
     return out[()] if scalar else out
 
 
-def _small_df(df):
+def _scipy_df(df):
     """0 < df < 1 and 1 < df < 1.01: outside the kernels (NaN there), answered by scipy."""
     return (df > 0.0) & ~_backend.dims_supported(df)
 
@@ -38,7 +38,7 @@ def _small_df(df):
 def _log_tail(x, df, nc, upper):
     (x, df, nc), shape, scalar = _broadcast(x, df, nc)
     out = _backend.ncx2_log_tail(x, df, nc, upper)
-    small = _small_df(df) & (nc >= 0)
+    small = _scipy_df(df) & (nc >= 0)
     if small.any():
         dist = scipy.stats.ncx2(df[small], nc[small])
         out[small] = dist.logsf(x[small]) if upper else dist.logcdf(x[small])
@@ -50,7 +50,7 @@ def logpdf(x, df, nc):
     limits (scipy gives 0 at x = 0 for every df and NaN at inf)."""
     (x, df, nc), shape, scalar = _broadcast(x, df, nc)
     out = _backend.ncx2_log_pdf(x, df, nc)
-    small = _small_df(df) & (nc >= 0)
+    small = _scipy_df(df) & (nc >= 0)
     if small.any():
         out[small] = scipy.stats.ncx2(df[small], nc[small]).logpdf(x[small])
     return _finish(out, shape, scalar)
@@ -102,7 +102,7 @@ def _quantile(p, df, nc, upper):
     low_end, high_end = (p == 1.0, p == 0.0) if upper else (p == 0.0, p == 1.0)
     out[ok_params & low_end] = 0.0
     out[ok_params & high_end] = np.inf
-    small = _small_df(df) & (nc >= 0.0) & (p > 0.0) & (p < 1.0)
+    small = _scipy_df(df) & (nc >= 0.0) & (p > 0.0) & (p < 1.0)
     if small.any():
         dist = scipy.stats.ncx2(df[small], nc[small])
         out[small] = dist.isf(p[small]) if upper else dist.ppf(p[small])

@@ -150,7 +150,7 @@ def _integrand(kind, v, d, margin, rho, nu, chi, with_slope):
 
 
 @kernel
-def _start(kind, rho, nu):
+def _start(rho, nu):
     """A starting point for the mode search in the mapped variable."""
     peak = math.sqrt(max(nu - 1.0, 0.25))            # mode of chi_nu
     w = min(peak, 0.5 * rho)
@@ -169,7 +169,7 @@ def _log_integral(kind, d, margin, rho, residual, nu):
         width = 1.0 / math.sqrt(curvature) if curvature > 0.0 else 1.0
         return _trapezoid(kind, 0.0, width, d, margin, rho, nu, chi, evaluations + 1)
     # 1. bracket the mode: slope > 0 at lo, < 0 at hi
-    v = _start(kind, rho, nu)
+    v = _start(rho, nu)
     value, slope = _integrand(kind, v, d, margin, rho, nu, chi, True)
     evaluations += 1
     step = 0.25
