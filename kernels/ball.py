@@ -79,7 +79,7 @@ def _integrand(kind, v, d, margin, rho, nu, chi, with_slope):
     """(log integrand, its derivative if with_slope else 0) at v in the mapped
     variable of `kind`; chi = chi_constants(nu) + (log rho, residual) where
     rho^2 + residual is the exact squared radius."""
-    root_nu, log_nu, log_norm, log_rho, residual = chi
+    root_nu, root_nu_low, log_nu, log_norm, log_rho, residual = chi
     if nu == 1.0:
         # N = 2: chi_1 is the half-normal 2 phi(w), smooth and nonzero at w = 0, so
         # integrate phi over (-rho, rho) with w = rho tanh(v): the integrand is even
@@ -106,7 +106,7 @@ def _integrand(kind, v, d, margin, rho, nu, chi, with_slope):
         gap = rho * sig_neg                      # rho - w, without cancellation
         log_gap = log_rho + log_sig_neg
         log_map = log_w + log_sig_neg
-        log_chi = log_chi_pdf(w, log_w, nu, root_nu, log_nu, log_norm)
+        log_chi = log_chi_pdf(w, log_w, nu, root_nu, root_nu_low, log_nu, log_norm)
     s_squared = gap * (rho + w) + residual
     s = math.sqrt(s_squared)
     # s - d = (m (rho + d) - w^2) / (s + d) = (s^2 - d^2) / (s + d): the numerator
