@@ -2,15 +2,17 @@
 
 Counter-based, so every draw is a pure function of (input key, draw number): results
 do not depend on the batch size, on which inputs share a batch, on the number of
-threads or on where a killed run resumed.
+threads or on where a killed run resumed (a CPU with FMA and one without may differ
+in a normal's last bit).
 
 - Bits: SplitMix64 (Steele, Lea & Flood, OOPSLA 2014): pair q of an input is made
   from mix64(key + (q + 1) * GOLDEN), i.e. the q-th output of the SplitMix64 stream
   seeded with `key`. Normal n of the input is half n % 2 (cosine, sine) of pair
   n // 2, and coordinate j of sample t is normal t * D + j.
 - Normals: Box-Muller in float32, branch-free so that the compiler runs it 8 lanes
-  wide (AVX2): the radius sqrt(-2 log u) from 31 bits, the angle from 24 bits, with
-  polynomial log, sin and cos (relative error < 3e-7). u >= 2^-32, so a pair's radius
+  wide (AVX2): the radius sqrt(-2 log u) from 31 bits, the angle from 24 bits (22
+  for a first-quadrant angle, 2 sign flips), with polynomial log, sin and cos
+  (relative error < 3e-7). u >= 2^-32, so a pair's radius
   never exceeds sqrt(64 log 2) = 6.66: this drops a probability of 2.3e-10 per pair
   (2.7e-11 per coordinate beyond 6.66 sd); u is a float32, so near u = 1 (the
   smallest radii) it moves in steps of 2^-24, a cdf error below 6e-8.
@@ -28,13 +30,18 @@ GOLDEN = 0x9E3779B97F4A7C15       # SplitMix64's increment
 MAX_RADIUS = math.sqrt(64.0 * math.log(2.0))    # sqrt(-2 log 2^-32)
 CHUNKS = 64                       # rows are split into this many parallel chunks
 PIECE = 1024                      # pairs generated per vectorized pass
-VECTOR = dict(error_model="numpy")   # no zero-division checks, so the loops vectorize; no
-# fastmath: a normal must round the same in a vector lane and in a scalar remainder
+# no zero-division checks, so the loops vectorize; of fastmath only the fusing of a
+# multiply and an add (FMA), which rounds the same in a vector lane and in a scalar
+# remainder (reassociation would not: tests/test_noise.py checks bit for bit)
+VECTOR = dict(error_model="numpy", fastmath={"contract"})
 
 _LN2 = np.float32(math.log(2.0))
 _SQRT2 = np.float32(math.sqrt(2.0))
 _INV_SQRT2 = np.float32(1.0 / math.sqrt(2.0))
 _HALF_PI = np.float32(0.5 * math.pi)
+_SIGN = np.int32(-2 ** 31)
+_SIN1, _SIN2, _SIN3 = np.float32(-1.6666654611e-1), np.float32(8.3321608736e-3), np.float32(-1.9515295891e-4)
+_COS1, _COS2, _COS3 = np.float32(4.166664568298827e-2), np.float32(-1.388731625493765e-3), np.float32(2.443315711809948e-5)
 
 
 @njit(inline="always")
@@ -64,24 +71,20 @@ def _log32(y):
 @njit(inline="always", **VECTOR)
 def _pair(low, high, scale):
     """(scale R cos A, scale R sin A) from a 31-bit and a 24-bit integer: R^2 = -2 log u
-    with u = (low + 1/2) 2^-31, A = 2 pi high 2^-24 (quadrant from the top 2 bits, then
-    sin, cos of the offset from the quadrant's middle, |t| <= pi / 4, by Taylor)."""
+    with u = (low + 1/2) 2^-31; theta = (pi / 2) (high mod 2^22) 2^-22 in the first
+    quadrant, and bits 22, 23 of high flip the signs of cos and sin, which maps theta
+    to theta, pi - theta, pi + theta or 2 pi - theta: A is uniform on the circle.
+    cos theta, sin theta = (cos t -+ sin t) / sqrt 2 with t = theta - pi / 4,
+    |t| <= pi / 4, by Cephes' single-precision minimax polynomials."""
     u = (np.float32(low) + np.float32(0.5)) * np.float32(2.0 ** -31)
-    radius = scale * np.sqrt(np.float32(-2.0) * _log32(u))
-    quadrant = np.int32(high >> 22)
+    radius = (scale * _INV_SQRT2) * np.sqrt(np.float32(-2.0) * _log32(u))
     t = (np.float32(np.int32(high & 0x3FFFFF)) * np.float32(2.0 ** -22) - np.float32(0.5)) * _HALF_PI
     t2 = t * t
-    sin_t = t * (np.float32(1.0) + t2 * (np.float32(-1 / 6) + t2 * (np.float32(1 / 120) + t2 * (
-        np.float32(-1 / 5040) + t2 * np.float32(1 / 362880)))))
-    cos_t = np.float32(1.0) + t2 * (np.float32(-0.5) + t2 * (np.float32(1 / 24) + t2 * (
-        np.float32(-1 / 720) + t2 * (np.float32(1 / 40320) + t2 * np.float32(-1 / 3628800)))))
-    # angle = quadrant pi/2 + pi/4 + t: rotate (cos, sin)(pi/4 + t) by the quadrant
-    a = (cos_t - sin_t) * _INV_SQRT2
-    b = (cos_t + sin_t) * _INV_SQRT2
-    odd = np.float32(np.int32(quadrant & 1))
-    cosine = (a + odd * (b - a)) * np.float32(np.int32(1 - 2 * ((quadrant ^ (quadrant >> 1)) & 1)))
-    sine = (b + odd * (a - b)) * np.float32(np.int32(1 - 2 * (quadrant >> 1)))
-    return radius * cosine, radius * sine
+    sin_t = t + t * t2 * (_SIN1 + t2 * (_SIN2 + t2 * _SIN3))
+    cos_t = np.float32(1.0) - np.float32(0.5) * t2 + t2 * t2 * (_COS1 + t2 * (_COS2 + t2 * _COS3))
+    cosine = np.int32(np.float32(radius * (cos_t - sin_t)).view(np.int32) ^ ((high << 9) & _SIGN))
+    sine = np.int32(np.float32(radius * (cos_t + sin_t)).view(np.int32) ^ ((high << 8) & _SIGN))
+    return np.int32(cosine).view(np.float32), np.int32(sine).view(np.float32)
 
 
 @njit(inline="always")

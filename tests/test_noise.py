@@ -64,9 +64,11 @@ def test_float32_log_sin_cos_match_numpy():
     # the generator's quantization of the smallest radii, not an error of log)
     u = ((low.astype(np.float32) + np.float32(0.5)) * np.float32(2.0**-31)).astype(np.float64)
     radius = np.sqrt(-2.0 * np.log(u))
-    angle = 2.0 * np.pi * high.astype(np.float64) * 2.0**-24
-    assert np.all(np.abs(pairs[:, 0] - radius * np.cos(angle)) <= 5e-7 * radius)
-    assert np.all(np.abs(pairs[:, 1] - radius * np.sin(angle)) <= 5e-7 * radius)
+    # a first-quadrant angle from 22 bits; bits 22 and 23 flip the signs of cos and sin
+    theta = 0.5 * np.pi * (high & 0x3FFFFF).astype(np.float64) * 2.0**-22
+    cos_sign, sin_sign = 1 - 2 * ((high >> 22) & 1), 1 - 2 * ((high >> 23) & 1)
+    assert np.all(np.abs(pairs[:, 0] - cos_sign * radius * np.cos(theta)) <= 5e-7 * radius)
+    assert np.all(np.abs(pairs[:, 1] - sin_sign * radius * np.sin(theta)) <= 5e-7 * radius)
 
 
 @pytest.mark.parametrize("size", [1, 5, 64])
