@@ -7,7 +7,7 @@ models (the digits MLP 64-64-64-64-10 and the paper's 2-D toy MLP 2-20-20-20-2):
   counts on the host).
 
 All three run under the allocator setting Smooth makes (retain_freed_memory: glibc
-keeps freed blocks instead of unmapping them), set before anything is timed.
+keeps freed blocks instead of unmapping them), set in setup(), before anything is timed.
 
     python benchmarks/bench_smoothing.py
     pytest benchmarks/bench_smoothing.py
@@ -30,6 +30,7 @@ INPUTS, N0, N, BATCH, SIGMA, ROUNDS = 60, 64, 4000, 10_000, 0.25, 15
 
 def setup(name):
     """(model, test inputs, classes) of a benchmark model."""
+    retain_freed_memory()
     torch.manual_seed(0)
     if name == "digits":
         return mlp(64, 10, width=64), torch.tensor(digits()[2][:INPUTS]), 10
@@ -75,7 +76,6 @@ def test_cohen_loop(benchmark):
 
 
 def main():
-    retain_freed_memory()
     samples = INPUTS * (N0 + N)
     print(f"{INPUTS} inputs x {N0} + {N} samples, CPU, {torch.get_num_threads()} threads, "
           f"best of {ROUNDS} interleaved rounds:")
