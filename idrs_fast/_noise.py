@@ -19,7 +19,7 @@ in a normal's last bit).
 - Noise for the GPU comes from torch's generators instead (smoothing.py).
 
 Independence is needed only within one input (its samples must be i.i.d. for the
-binomial bound); inputs get unrelated keys.
+binomial bound); every (seed, input, stage) gets its own key (stream_keys).
 """
 import math
 
@@ -154,21 +154,50 @@ def _add_noise(out, owner, x, sigma, keys, samples, first):
                     out[r, j] += x[i, j]
 
 
+SEED_BITS, INDEX_BITS, STAGE_BITS = 32, 30, 2      # 64 bits in all
+
+
 @njit(cache=True)
-def _first_outputs(seeds):
-    keys = np.empty_like(seeds)
-    for i in range(seeds.size):
-        keys[i] = mix64(seeds[i] + uint64(GOLDEN))
+def _mixed_keys(packed):
+    keys = np.empty_like(packed)
+    for i in range(packed.size):
+        keys[i] = mix64(packed[i] + uint64(GOLDEN))
     return keys
 
 
-def input_keys(seeds):
-    """One stream key per integer seed: the first SplitMix64 output of the seed."""
-    return _first_outputs(np.asarray(seeds, dtype=np.int64).view(np.uint64))
+def stream_keys(seed, index, stage):
+    """One stream key per (run seed, input index, stage): the triple packed into 64
+    bits (seed, index, stage in 32, 30, 2 bits) and passed through SplitMix64's
+    bijective output function, so distinct triples never share a key. ValueError
+    outside 0 <= seed < 2^32, 0 <= index < 2^30, 0 <= stage < 4."""
+    index = np.asarray(index)
+    if not (isinstance(seed, (int, np.integer)) and 0 <= int(seed) < 1 << SEED_BITS):
+        raise ValueError(f"seed = {seed!r} must be an integer in [0, 2^{SEED_BITS})")
+    if not 0 <= int(stage) < 1 << STAGE_BITS:
+        raise ValueError(f"stage = {stage!r} must be in [0, {1 << STAGE_BITS})")
+    if index.size and (index.dtype.kind not in "iu" or index.min() < 0
+                       or index.max() >= 1 << INDEX_BITS):
+        raise ValueError(f"index must hold integers in [0, 2^{INDEX_BITS}), got {index!r}")
+    packed = ((np.uint64(int(seed)) << np.uint64(INDEX_BITS + STAGE_BITS))
+              | (index.astype(np.uint64).ravel() << np.uint64(STAGE_BITS)) | np.uint64(stage))
+    return _mixed_keys(packed)
 
 
 def add_noise(out, owner, x, sigma, keys, samples, first):
     """Fill out (rows, D) float32 with noisy copies of x (inputs, D) float32: rows
     first, first + 1, ... of the input-major list of `samples` draws per input;
-    owner (rows,) int64 receives each row's input; sigma (inputs,) float32."""
+    owner (rows,) int64 receives each row's input; sigma (inputs,) float32, keys
+    (inputs,) uint64. Shapes, dtypes and the row range are checked here: the
+    compiled loop indexes without bounds checks."""
+    inputs = x.shape[0]
+    if not (out.ndim == 2 and x.ndim == 2 and out.shape[1] == x.shape[1]
+            and out.dtype == x.dtype == sigma.dtype == np.float32 and keys.dtype == np.uint64
+            and owner.dtype == np.int64 and owner.shape == (out.shape[0],)
+            and sigma.shape == keys.shape == (inputs,) and out.flags.c_contiguous
+            and x.flags.c_contiguous and samples >= 1 and first >= 0
+            and first + out.shape[0] <= inputs * samples):
+        raise ValueError(f"add_noise: inconsistent arrays (out {out.shape} {out.dtype}, owner "
+                         f"{owner.shape}, x {x.shape} {x.dtype}, sigma {sigma.shape}, keys "
+                         f"{keys.shape}, rows {first}..{first + out.shape[0]} of "
+                         f"{inputs} x {samples})")
     _add_noise(out, owner, x, sigma, keys, samples, first)

@@ -5,14 +5,14 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from idrs_fast._noise import MAX_RADIUS, _log32, _pair, add_noise, input_keys
+from idrs_fast._noise import MAX_RADIUS, _log32, _pair, add_noise, stream_keys
 
 
 def draws(rows, size, seed=0, inputs=1, x=None, sigma=None):
     x = np.zeros((inputs, size), np.float32) if x is None else x
     sigma = np.ones(inputs, np.float32) if sigma is None else sigma
     out = np.empty((rows * inputs, size), np.float32)
-    add_noise(out, np.empty(rows * inputs, np.int64), x, sigma, input_keys(np.arange(seed, seed + inputs)), rows, 0)
+    add_noise(out, np.empty(rows * inputs, np.int64), x, sigma, stream_keys(seed, np.arange(inputs), 1), rows, 0)
     return out
 
 
@@ -78,7 +78,7 @@ def test_rows_are_a_function_of_input_and_sample_number(size):
     two rows depending on the cut)."""
     x = np.arange(3 * size, dtype=np.float32).reshape(3, size)
     sigma = np.array([0.5, 1.0, 2.0], np.float32)
-    keys = input_keys([7, 8, 9])
+    keys = stream_keys(0, [7, 8, 9], 1)
     whole = np.empty((3 * 40, size), np.float32)
     owner = np.empty(3 * 40, np.int64)
     add_noise(whole, owner, x, sigma, keys, 40, 0)
@@ -90,10 +90,43 @@ def test_rows_are_a_function_of_input_and_sample_number(size):
             add_noise(pieces[first:last], owner[first:last], x, sigma, keys, 40, first)
         np.testing.assert_array_equal(whole, pieces)
     noise = (whole - np.repeat(x, 40, 0)) / np.repeat(sigma, 40)[:, None]
-    np.testing.assert_allclose(noise[40:80], (draws(40, size, seed=8) - 0), rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(noise[40:80], _one(8, size), rtol=1e-5, atol=1e-5)
     assert not np.allclose(noise[:40], noise[40:80])
 
 
-def test_input_keys_differ_for_negative_and_large_seeds():
-    keys = input_keys([-1, 0, 1, 2**62])
-    assert len(set(keys.tolist())) == 4
+def _one(index, size):
+    """The 40 draws of input `index` of seed 0, stage 1, on their own."""
+    out = np.empty((40, size), np.float32)
+    add_noise(out, np.empty(40, np.int64), np.zeros((1, size), np.float32), np.ones(1, np.float32),
+              stream_keys(0, [index], 1), 40, 0)
+    return out
+
+
+def test_stream_keys_are_distinct_for_distinct_triples():
+    """The old keys (seed * 1_000_003 + index) * 4 + stage collided (seed 1, input 0 =
+    seed 0, input 1,000,003); packing into 64 bits and a bijective mix cannot."""
+    assert stream_keys(1, [0], 0)[0] != stream_keys(0, [1_000_003], 0)[0]
+    triples = [(s, i, t) for s in (0, 1, 2**32 - 1) for i in (0, 1, 1_000_003, 2**30 - 1)
+               for t in range(4)]
+    keys = {int(stream_keys(s, [i], t)[0]) for s, i, t in triples}
+    assert len(keys) == len(triples)
+    many = np.concatenate([stream_keys(s, np.arange(20_000), t) for s in range(3) for t in range(4)])
+    assert np.unique(many).size == many.size
+
+
+@pytest.mark.parametrize("seed, index, stage", [(-1, [0], 0), (2**32, [0], 0), (0, [-1], 0),
+                                                (0, [2**30], 0), (0, [0], 4), (0.5, [0], 0)])
+def test_stream_keys_refuse_what_they_cannot_keep_apart(seed, index, stage):
+    with pytest.raises(ValueError):
+        stream_keys(seed, index, stage)
+
+
+def test_add_noise_refuses_inconsistent_arrays():
+    """The compiled loop indexes without bounds checks: an index array or sigma of
+    another length would read past the end."""
+    x = np.zeros((3, 4), np.float32)
+    out = np.empty((10, 4), np.float32)
+    with pytest.raises(ValueError, match="inconsistent"):
+        add_noise(out, np.empty(10, np.int64), x, np.ones(1, np.float32), stream_keys(0, [0], 1), 5, 0)
+    with pytest.raises(ValueError, match="inconsistent"):      # rows past inputs * samples
+        add_noise(out, np.empty(10, np.int64), x, np.ones(3, np.float32), stream_keys(0, [0, 1, 2], 1), 3, 0)

@@ -17,6 +17,7 @@ from idrs_fast import datasets  # noqa: E402
 from idrs_fast.analyze import certified_accuracy, summary, table  # noqa: E402
 from idrs_fast.logs import CertifyLog, read_log  # noqa: E402
 from idrs_fast.sigma import KnnSigma, knn_mean_distance  # noqa: E402
+from idrs_fast._noise import stream_keys  # noqa: E402
 from idrs_fast.smoothing import (ABSTAIN, Smooth, clopper_pearson_lower,  # noqa: E402
                                  clopper_pearson_upper)
 
@@ -124,9 +125,11 @@ def test_noise_is_standard_normal_and_scaled_per_input(noise_path):
     class Sign(Constant):
         def forward(self, z):
             return torch.stack([z[:, 0] <= 0, z[:, 0] > 0], 1).float()
-    smooth = Smooth(Sign(2), 2, lambda z: 0.5 + z[:, 1])
+    smooth = Smooth(Sign(2), 2, lambda z: 0.5 + z[:, 1], rate=2.0)
     x = torch.tensor([[0.0, 0.0], [0.5, 0.0], [1.0, 0.5]])
-    counts = smooth.counts(x, smooth.sigmas(x), 40_000, [1, 2, 3], 10_000).numpy()
+    counts, nonfinite = smooth.counts(x, smooth.sigmas(x), 40_000, stream_keys(0, [1, 2, 3], 1), 10_000)
+    counts = counts.numpy()
+    assert nonfinite.tolist() == [0, 0, 0]
     share = counts[:, 1] / 40_000
     np.testing.assert_allclose(share, [0.5, norm.cdf(1.0), norm.cdf(1.0)], atol=0.01)
 
@@ -145,7 +148,8 @@ def test_predict_abstains_on_a_coin_flip():
 def test_idrs_radius_with_input_dependent_sigma():
     data = datasets.toy_2d(100, 20)
     sigma = KnnSigma(data[0], 0.5, 0.1)
-    smooth = Smooth(Constant(2, 0), 2, sigma, rate=0.1)
+    smooth = Smooth(Constant(2, 0), 2, sigma)
+    assert smooth.rate == 0.1                      # the provider's own semi-elasticity
     result = smooth.certify(torch.tensor(data[2][:5]), 10, 1000, 0.001)
     from idrs_fast import certified_radius
     expected = certified_radius(result["pA"], result["sigma"], 0.1, 2)
@@ -196,9 +200,127 @@ def test_wrong_shapes_and_sigmas():
     with pytest.raises(ValueError, match=r"x has shape \(3,\): expected a batch"):
         smooth.certify(torch.zeros(3), 10, 100, 0.01)
     with pytest.raises(ValueError, match=r"sigma returned shape \(2,\) for 3 inputs"):
-        Smooth(Constant(2), 2, lambda z: torch.ones(2)).certify(torch.zeros(3, 2), 10, 100, 0.01)
+        Smooth(Constant(2), 2, lambda z: torch.ones(2), rate=0.0).certify(torch.zeros(3, 2), 10, 100, 0.01)
     with pytest.raises(ValueError, match="finite and > 0"):
         Smooth(Constant(2), 2, -1.0).certify(torch.zeros(3, 2), 10, 100, 0.01)
+
+
+def _nan_model():
+    """The issue's example: every score NaN."""
+    torch.manual_seed(0)
+    return torch.nn.Sequential(torch.nn.Linear(4, 3), torch.nn.Threshold(1e9, float("nan")))
+
+
+class PartlyBroken(Constant):
+    """Class c, but NaN (or inf) scores wherever the first coordinate exceeds `cut`."""
+
+    def __init__(self, classes, c, cut, value=float("nan")):
+        super().__init__(classes, c)
+        self.cut, self.value = cut, value
+
+    def forward(self, x):
+        out = super().forward(x)
+        out[x[:, 0] > self.cut] = self.value
+        return out
+
+
+def test_a_model_with_non_finite_scores_is_not_certified(noise_path):
+    """NaN used to be counted as class 0 and certified with the largest radius."""
+    with pytest.raises(ValueError, match="NaN or inf scores for 10 of 10 samples of input 0"):
+        Smooth(_nan_model(), 3, 0.5).certify(torch.randn(3, 4), 10, 1000, 0.001)
+    with pytest.raises(ValueError, match="NaN or inf scores"):
+        Smooth(_nan_model(), 3, 0.5).predict(torch.randn(3, 4), 100, 0.001)
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), -float("inf")])
+def test_non_finite_samples_vote_for_no_class(noise_path, value):
+    """A NaN / inf score for a sample only lowers pA: with scores broken where
+    z0 > sigma (probability 1 - Phi(1) = 0.159 at x = 0), about 84 % of the samples
+    vote for the class, and the pA bound follows their count, not n."""
+    smooth = Smooth(PartlyBroken(3, 1, 1.0, value), 3, 1.0)
+    result = smooth.certify(torch.zeros(2, 3), 50, 20_000, 0.001)
+    counts, lost = smooth.counts(torch.zeros(2, 3), torch.ones(2), 20_000, stream_keys(0, [0, 1], 1), 10_000)
+    assert np.all(np.abs(lost.numpy() / 20_000 - norm.sf(1.0)) < 0.01)
+    assert np.all(counts.numpy()[:, 1] + lost.numpy() == 20_000)
+    np.testing.assert_array_equal(result["pA"], clopper_pearson_lower(counts.numpy()[:, 1], 20_000, 0.001))
+    assert np.all(result["nonfinite"] >= lost.numpy()) and np.all(result["predict"] == 1)
+
+
+def test_non_finite_inputs_are_refused_before_sampling():
+    class Counting(Constant):
+        calls = 0
+
+        def forward(self, x):
+            Counting.calls += 1
+            return super().forward(x)
+    x = torch.zeros(4, 3)
+    for value in (float("nan"), float("inf")):
+        x[2, 1] = value
+        with pytest.raises(ValueError, match=r"x\[2\] has a NaN or infinite coordinate"):
+            Smooth(Counting(2), 2, 0.5).certify(x, 10, 100, 0.01)
+    assert Counting.calls == 0
+    with pytest.raises(ValueError, match="empty"):
+        Smooth(Constant(2), 2, 0.5).certify(torch.zeros(0, 3), 10, 100, 0.01)
+
+
+def test_rate_comes_from_the_sigma_provider():
+    """KnnSigma(rate=0.5) certified with rate 0.02, and an input-dependent sigma with
+    the default rate 0 gave Cohen's radius: both unsound."""
+    train = np.random.default_rng(0).normal(size=(50, 2)).astype(np.float32)
+    knn = KnnSigma(train, 0.25, rate=0.5, k=5)
+    assert Smooth(Constant(2), 2, knn).rate == 0.5
+    assert Smooth(Constant(2), 2, knn, rate=0.5).rate == 0.5
+    assert Smooth(Constant(2), 2, 0.25).rate == 0.0
+    with pytest.raises(ValueError, match="disagrees"):
+        Smooth(Constant(2), 2, knn, rate=0.02)
+    with pytest.raises(ValueError, match="disagrees"):
+        Smooth(Constant(2), 2, 0.25, rate=0.1)
+    with pytest.raises(ValueError, match="without a `rate` attribute"):
+        Smooth(Constant(2), 2, lambda z: 0.5 + 0 * z[:, 0])
+    for bad in (float("nan"), -1.0, float("inf"), "0.1", True):
+        with pytest.raises(ValueError, match="rate"):
+            Smooth(Constant(2), 2, lambda z: 0.5 + 0 * z[:, 0], rate=bad)
+    stated = Smooth(Constant(2, 0), 2, lambda z: 0.5 * torch.exp(0.1 * z[:, 0]), rate=0.1)
+    result = stated.certify(torch.tensor(train[:3]), 10, 1000, 0.001)
+    from idrs_fast import certified_radius
+    np.testing.assert_array_equal(result["radius"], certified_radius(result["pA"], result["sigma"], 0.1, 2))
+
+
+def test_index_must_have_one_entry_per_input():
+    """index=[0] with 50 inputs read past the end of the key array in compiled code."""
+    smooth = Smooth(_small_model(), 2, 0.5)
+    x = torch.tensor(datasets.toy_2d(30, 25)[2])
+    for bad in ([0], np.arange(51), np.zeros((50, 1), int)):
+        with pytest.raises(ValueError, match="index has shape"):
+            smooth.certify(x, 10, 100, 0.01, index=bad)
+        with pytest.raises(ValueError, match="index has shape"):
+            smooth.predict(x, 100, 0.01, index=bad)
+    with pytest.raises(ValueError, match="integers"):
+        smooth.certify(x, 10, 100, 0.01, index=np.linspace(0, 1, 50))
+    with pytest.raises(ValueError, match="index must hold integers in"):
+        smooth.certify(x, 10, 100, 0.01, index=-np.arange(50))
+
+
+def test_separate_pb_bounds_hold_jointly_at_one_minus_alpha():
+    """Bonferroni: each bound at alpha / 2, so the pair holds with prob. >= 1 - alpha."""
+    class Split(Constant):
+        def forward(self, z):
+            return torch.stack([z[:, 0] <= 0.5, (z[:, 0] > 0.5) & (z[:, 0] <= 1.5), z[:, 0] > 1.5], 1).float()
+    smooth = Smooth(Split(3), 3, 1.0)
+    result = smooth.certify(torch.zeros(2, 2), 50, 5000, 0.01, separate_pb=True)
+    counts, _ = smooth.counts(torch.zeros(2, 2), torch.ones(2), 5000, stream_keys(0, [0, 1], 1), 10_000)
+    counts = counts.numpy()
+    np.testing.assert_array_equal(result["pA"], clopper_pearson_lower(counts[:, 0], 5000, 0.005))
+    np.testing.assert_array_equal(result["pB"], clopper_pearson_upper(counts[:, 1], 5000, 0.005))
+    assert np.all(result["pA"] < clopper_pearson_lower(counts[:, 0], 5000, 0.01))
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.bfloat16])
+def test_the_model_gets_inputs_in_its_own_dtype(dtype):
+    model = _small_model().to(dtype)
+    x = torch.tensor(datasets.toy_2d(20, 5)[2])
+    result = Smooth(model, 2, 0.5).certify(x, 16, 500, 0.01)
+    assert result["radius"].shape == (10,) and np.all(result["nonfinite"] == 0)
 
 
 def test_model_with_the_wrong_number_of_classes():
