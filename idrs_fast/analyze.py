@@ -2,6 +2,9 @@
 LaTeX), certified-accuracy curves (PNG), clean accuracy, abstention and
 misclassification rates (the paper's Table 4) and the standard deviation of
 class-wise accuracies (Tables 3, 7; Mohapatra et al.'s shrinking measure)."""
+import pathlib
+import warnings
+
 import numpy as np
 
 
@@ -56,3 +59,34 @@ def plot_curves(logs, path, title=None):
     figure.tight_layout()
     figure.savefig(path, dpi=120)
     plt.close(figure)
+
+
+def run_labels(paths, labels=None):
+    """{label: path} for the logs at `paths`: the given labels (one per path, distinct),
+    else each path's shortest trailing part that no other path ends with (Cohen's
+    layout names every file sigma_0.50: noise_0.25/test/sigma_0.50 and
+    noise_0.50/test/sigma_0.50 stay apart). The same file given twice is kept once,
+    with a warning."""
+    unique, seen = [], set()
+    for path in paths:
+        key = pathlib.Path(path).resolve()
+        if key in seen:
+            warnings.warn(f"{path} is given more than once: counted once", stacklevel=2)
+            continue
+        seen.add(key)
+        unique.append(path)
+    if labels is not None:
+        if len(labels) != len(paths):
+            raise ValueError(f"{len(labels)} labels for {len(paths)} logs: give one per log")
+        if len(set(labels)) != len(labels):
+            raise ValueError(f"labels must be distinct, got {list(labels)}")
+        return {label: path for label, path in zip(labels, paths) if path in unique}
+    parts = [pathlib.Path(p).resolve().parts for p in unique]
+    out = {}
+    for path, mine in zip(unique, parts):
+        others = [q for q in parts if q != mine]
+        for depth in range(1, len(mine) + 1):
+            if all(q[-depth:] != mine[-depth:] for q in others):
+                break
+        out["/".join(mine[-depth:])] = path
+    return out

@@ -4,7 +4,10 @@
     idrs-fast <command> --help
 """
 import argparse
+import math
+import os
 import pathlib
+import pickle
 import sys
 import time
 
@@ -40,7 +43,7 @@ def load_data(name, seed=0):
         return datasets.digits(seed=seed)
     if name.startswith("cone:"):
         return datasets.cone(int(name.split(":", 1)[1]), seed=seed)
-    raise SystemExit(f"unknown data set {name!r}: use {DATASETS}")
+    raise ValueError(f"unknown data set {name!r}: use {DATASETS}")
 
 
 def _sigma(args, x_train):
@@ -70,35 +73,48 @@ def cmd_train(args):
     print(f"wrote {args.out}")
 
 
+MODEL_KEYS = ("state", "data", "seed", "width", "depth")
+
+
 def _load_model(path):
+    """A model file of `idrs-fast train`; ValueError naming what is wrong with it."""
     import torch
-    saved = torch.load(path, weights_only=True)
+    try:
+        saved = torch.load(path, weights_only=True)
+    except (pickle.UnpicklingError, RuntimeError, EOFError, AttributeError) as error:
+        raise ValueError(f"{path} is not a model file of `idrs-fast train` "
+                         f"({str(error).splitlines()[0][:80]})") from None
+    missing = [key for key in MODEL_KEYS if not (isinstance(saved, dict) and key in saved)]
+    if missing:
+        raise ValueError(f"{path} is not a model file of `idrs-fast train`: no {missing}")
     data = load_data(saved["data"], saved["seed"])
     model = _model_for(data, saved["seed"], saved["width"], saved["depth"])
-    model.load_state_dict(saved["state"])
+    try:
+        model.load_state_dict(saved["state"])
+    except RuntimeError as error:
+        raise ValueError(f"{path}: the weights do not fit the model it describes "
+                         f"({str(error).splitlines()[0][:80]})") from None
     model.eval()
     return model, data, saved
 
 
 def certify_run(model, data, args, log_path, label):
-    from .logs import CertifyLog
     from .pipeline import certify_dataset
     from .smoothing import Smooth
     x_train, y_train, x_test, y_test = data
     if args.max_inputs:
         x_test, y_test = x_test[:args.max_inputs], y_test[:args.max_inputs]
-    settings = dict(data=args.data, sigma=args.sigma, rate=args.rate, k=args.k, m=args.m,
-                    cap=args.cap, n0=args.n0, n=args.n, alpha=args.alpha, seed=args.seed,
+    settings = dict(data=args.data, sigma=args.sigma, k=args.k, m=args.m, cap=args.cap,
                     inputs=int(len(x_test)))
-    log = CertifyLog(log_path, settings)
     smooth = Smooth(model, int(np.max(y_train)) + 1, _sigma(args, x_train), rate=args.rate)
-    certify_dataset(smooth, x_test, y_test, log, args.n0, args.n, args.alpha,
+    certify_dataset(smooth, x_test, y_test, log_path, args.n0, args.n, args.alpha,
                     batch_size=args.batch, seed=args.seed, inputs_per_group=args.group,
-                    progress=_progress(label))
+                    progress=_progress(label), settings=settings)
     return log_path
 
 
 def cmd_certify(args):
+    _check_output(args.log)
     model, data, saved = _load_model(args.model)
     args.data = saved["data"]
     certify_run(model, data, args, args.log, "certify")
@@ -112,10 +128,21 @@ def cmd_radius(args):
         print(f"pA = {p:.10g}\tradius = {r:.10g}")
 
 
+def _check_output(path):
+    """Fail before the work if `path` cannot be written."""
+    folder = pathlib.Path(path).resolve().parent
+    if not folder.is_dir():
+        raise ValueError(f"{path}: the folder {folder} does not exist")
+    if not os.access(folder, os.W_OK):
+        raise ValueError(f"{path}: the folder {folder} is not writable")
+
+
 def cmd_analyze(args):
-    from .analyze import plot_curves, table
+    from .analyze import plot_curves, run_labels, table
     from .logs import load_log
-    logs = {pathlib.Path(p).name: load_log(p) for p in args.logs}
+    if args.plot:
+        _check_output(args.plot)
+    logs = {label: load_log(path) for label, path in run_labels(args.logs, args.label).items()}
     print(table(logs, args.radii, latex=args.latex))
     if args.plot:
         plot_curves(logs, args.plot)
@@ -170,22 +197,51 @@ def cmd_demo(args):
     print(f"\ndone in {time.perf_counter() - began:.0f} s; logs and PNGs in {out}/", file=sys.stderr)
 
 
+def _number(kind, test, requirement):
+    """An argparse type: `kind` of the text, checked by `test`."""
+    def parse(text):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not {'an integer' if kind is int else 'a number'}")
+        if not (math.isfinite(value) and test(value)):
+            raise argparse.ArgumentTypeError(f"{text} {requirement}")
+        return value
+    parse.__name__ = requirement
+    return parse
+
+
+POSITIVE_INT = _number(int, lambda v: v >= 1, "must be an integer >= 1")
+COUNT = _number(int, lambda v: v >= 0, "must be an integer >= 0")
+SEED = _number(int, lambda v: 0 <= v < 2 ** 32, "must be an integer in [0, 2^32)")
+POSITIVE = _number(float, lambda v: v > 0, "must be finite and > 0")
+RATE = _number(float, lambda v: v >= 0, "must be finite and >= 0")
+ALPHA = _number(float, lambda v: 0 < v < 1, "must be in (0, 1)")
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse answering a mistake with one line (no usage block)."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
 def _add_sigma(parser):
-    parser.add_argument("--sigma", type=float, default=0.25, help="sigma_b (constant sigma if --rate 0)")
-    parser.add_argument("--rate", type=float, default=0.0, help="semi-elasticity r of sigma(x) (Eq. 1)")
-    parser.add_argument("--k", type=int, default=20, help="nearest neighbours in sigma(x)")
+    parser.add_argument("--sigma", type=POSITIVE, default=0.25, help="sigma_b (constant sigma if --rate 0)")
+    parser.add_argument("--rate", type=RATE, default=0.0, help="semi-elasticity r of sigma(x) (Eq. 1)")
+    parser.add_argument("--k", type=POSITIVE_INT, default=20, help="nearest neighbours in sigma(x)")
     parser.add_argument("--m", default="mean", help="offset m of sigma(x): number, 'min' or 'mean'")
-    parser.add_argument("--cap", type=float, default=5.0, help="cap sigma(x) at cap * sigma_b")
+    parser.add_argument("--cap", type=POSITIVE, default=5.0, help="cap sigma(x) at cap * sigma_b")
 
 
 def _add_mc(parser):
-    parser.add_argument("--n0", type=int, default=100, help="selection samples")
-    parser.add_argument("--n", type=int, default=10_000, help="estimation samples")
-    parser.add_argument("--alpha", type=float, default=0.001, help="failure probability")
-    parser.add_argument("--batch", type=int, default=10_000, help="samples per forward pass")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--max-inputs", type=int, default=0, help="certify only the first inputs")
-    parser.add_argument("--group", type=int, default=64, help="inputs certified together")
+    parser.add_argument("--n0", type=POSITIVE_INT, default=100, help="selection samples")
+    parser.add_argument("--n", type=POSITIVE_INT, default=10_000, help="estimation samples")
+    parser.add_argument("--alpha", type=ALPHA, default=0.001, help="failure probability")
+    parser.add_argument("--batch", type=POSITIVE_INT, default=10_000, help="samples per forward pass")
+    parser.add_argument("--seed", type=SEED, default=0)
+    parser.add_argument("--max-inputs", type=COUNT, default=0, help="certify only the first inputs")
+    parser.add_argument("--group", type=POSITIVE_INT, default=64, help="inputs certified together")
 
 
 def _m_value(text):
@@ -196,28 +252,28 @@ def _m_value(text):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="idrs-fast", description=__doc__.split("\n")[0])
-    sub = parser.add_subparsers(dest="command", required=True)
+    parser = _Parser(prog="idrs-fast", description=__doc__.split("\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     p = sub.add_parser("demo", help="train, certify and compare on toy data and digits (< 3 min)")
     p.add_argument("--out", default="idrs_demo", help="folder for logs and PNGs")
-    p.add_argument("--epochs", type=int, default=40)
-    p.add_argument("--n0", type=int, default=64)
-    p.add_argument("--n", type=int, default=2000)
-    p.add_argument("--alpha", type=float, default=0.001)
-    p.add_argument("--batch", type=int, default=20_000)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--max-inputs", type=int, default=0)
+    p.add_argument("--epochs", type=POSITIVE_INT, default=40)
+    p.add_argument("--n0", type=POSITIVE_INT, default=64)
+    p.add_argument("--n", type=POSITIVE_INT, default=2000)
+    p.add_argument("--alpha", type=ALPHA, default=0.001)
+    p.add_argument("--batch", type=POSITIVE_INT, default=20_000)
+    p.add_argument("--seed", type=SEED, default=0)
+    p.add_argument("--max-inputs", type=COUNT, default=0)
     p.set_defaults(run=cmd_demo)
 
     p = sub.add_parser("train", help="train an MLP with Gaussian noise augmentation")
     p.add_argument("--data", default="toy2d", help=DATASETS)
     p.add_argument("--out", required=True, help="model file (.pt)")
-    p.add_argument("--epochs", type=int, default=40)
-    p.add_argument("--lr", type=float, default=1e-2)
-    p.add_argument("--width", type=int, default=20)
-    p.add_argument("--depth", type=int, default=3)
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--epochs", type=POSITIVE_INT, default=40)
+    p.add_argument("--lr", type=POSITIVE, default=1e-2)
+    p.add_argument("--width", type=POSITIVE_INT, default=20)
+    p.add_argument("--depth", type=POSITIVE_INT, default=3)
+    p.add_argument("--seed", type=SEED, default=0)
     _add_sigma(p)
     p.set_defaults(run=cmd_train)
 
@@ -230,22 +286,24 @@ def main(argv=None):
 
     p = sub.add_parser("radius", help="certified radius (Theorem 3.2) for given pA")
     p.add_argument("--pA", type=float, nargs="+", required=True)
-    p.add_argument("--sigma0", type=float, required=True)
-    p.add_argument("--rate", type=float, required=True)
-    p.add_argument("--dim", type=int, required=True)
+    p.add_argument("--sigma0", type=POSITIVE, required=True)
+    p.add_argument("--rate", type=RATE, required=True)
+    p.add_argument("--dim", type=POSITIVE_INT, required=True)
     p.add_argument("--clamp", default=None, help="cifar10 or mnist (Appendix D)")
     p.set_defaults(run=cmd_radius)
 
     p = sub.add_parser("analyze", help="certified-accuracy tables and curves from logs")
     p.add_argument("logs", nargs="+")
-    p.add_argument("--radii", type=float, nargs="+", default=[0.25, 0.5, 0.75, 1.0])
+    p.add_argument("--radii", type=RATE, nargs="+", default=[0.25, 0.5, 0.75, 1.0])
     p.add_argument("--latex", action="store_true")
     p.add_argument("--plot", default=None, help="PNG path for the curves")
+    p.add_argument("--label", nargs="+", default=None,
+                   help="one name per log (default: the shortest distinguishing path)")
     p.set_defaults(run=cmd_analyze)
 
     p = sub.add_parser("thresholds", help="Theorem 2.4 sigma-ratio thresholds (Table 1)")
     p.add_argument("--pA", type=float, nargs="+", default=[0.9, 0.99, 0.999, 0.99993])
-    p.add_argument("--dim", type=int, nargs="+", default=[784, 3072, 150528, 196608])
+    p.add_argument("--dim", type=_number(int, lambda v: v >= 2, "must be an integer >= 2"), nargs="+", default=[784, 3072, 150528, 196608])
     p.set_defaults(run=cmd_thresholds)
 
     args = parser.parse_args(argv)
@@ -253,8 +311,11 @@ def main(argv=None):
         args.m = _m_value(args.m)
     try:
         args.run(args)
-    except ValueError as error:
-        parser.exit(2, f"idrs-fast {args.command}: error: {error}\n")
+    except (ValueError, KeyError) as error:
+        parser.exit(2, f"idrs-fast {args.command}: error: {str(error).strip(chr(39))}\n")
+    except OSError as error:
+        where = f"{error.filename}: " if error.filename else ""
+        parser.exit(2, f"idrs-fast {args.command}: error: {where}{error.strerror or error}\n")
 
 
 if __name__ == "__main__":

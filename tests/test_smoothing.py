@@ -15,7 +15,7 @@ torch = pytest.importorskip("torch")
 import naive  # noqa: E402
 from idrs_fast import datasets  # noqa: E402
 from idrs_fast.analyze import certified_accuracy, summary, table  # noqa: E402
-from idrs_fast.logs import CertifyLog, read_log  # noqa: E402
+from idrs_fast.logs import CertifyLog, load_log, pa_from_log, read_log  # noqa: E402
 from idrs_fast.sigma import KnnSigma, knn_mean_distance  # noqa: E402
 from idrs_fast._noise import stream_keys  # noqa: E402
 from idrs_fast.smoothing import (ABSTAIN, Smooth, clopper_pearson_lower,  # noqa: E402
@@ -330,18 +330,137 @@ def test_model_with_the_wrong_number_of_classes():
 
 def test_log_resumes_drops_partial_rows_and_rejects_other_runs(tmp_path):
     path = tmp_path / "run.tsv"
-    log = CertifyLog(path, dict(seed=1))
-    log.write(0, 1, 1, 0.5, True, 0.1, 0.25, 0.99)
-    log.write(1, 0, -1, 0.0, False, 0.1, 0.25, 0.4)
+    with CertifyLog(path, dict(seed=1)) as log:
+        log.write(0, 1, 1, 0.5, True, 0.1, 0.25, 0.99)
+        log.write(1, 0, -1, 0.0, False, 0.1, 0.25, 0.4)
     with path.open("a") as handle:
         handle.write("2\t1\t1\t0.3")                      # killed mid-row
-    resumed = CertifyLog(path, dict(seed=1))
-    assert resumed.done == [0, 1]
+    with CertifyLog(path, dict(seed=1)) as resumed:
+        assert resumed.done == [0, 1]
     assert path.read_text().endswith("0.4\n")
     with pytest.raises(ValueError, match=r"another run \(settings differ: \['seed'\]\)"):
         CertifyLog(path, dict(seed=2))
     rows = read_log(path)
     assert rows["idx"] == ["0", "1"] and rows["pA"] == ["0.99", "0.4"]
+
+
+@pytest.mark.parametrize("cut", ["settings", "inside header", "inside settings"])
+def test_a_log_cut_in_its_first_lines_resumes_with_its_header(tmp_path, cut):
+    """A log cut right after its settings line used to resume with no column header."""
+    path = tmp_path / "run.tsv"
+    CertifyLog(path, dict(seed=1)).close()
+    text = path.read_text()
+    first = text.index("\n") + 1
+    keep = {"settings": first, "inside header": first + 7, "inside settings": 9}[cut]
+    path.write_text(text[:keep])
+    with CertifyLog(path, dict(seed=1)) as log:
+        log.write(0, 1, 1, 0.5, True, 0.1, 0.25, 0.99)
+    assert path.read_text() == text + "0\t1\t1\t0.5\t1\t0.1000\t0.25\t0.99\n"
+    assert load_log(path)["idx"].tolist() == [0]
+
+
+HOLD_LOG = """
+import sys, time
+from idrs_fast.logs import CertifyLog
+log = CertifyLog(sys.argv[1], dict(seed=1))
+print("open", flush=True)
+time.sleep(60)
+"""
+
+
+def test_a_second_process_on_one_log_is_refused(tmp_path):
+    """Two processes on one log wrote every row twice (80 rows for 40 inputs)."""
+    path = tmp_path / "run.tsv"
+    holder = subprocess.Popen([sys.executable, "-c", HOLD_LOG, str(path)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "open"
+        with pytest.raises(ValueError, match="being written by another process"):
+            CertifyLog(path, dict(seed=1))
+    finally:
+        holder.kill()
+        holder.wait()
+    with CertifyLog(path, dict(seed=1)) as log:             # free again once it is gone
+        assert log.done == []
+
+
+def test_readers_refuse_duplicated_indices_and_malformed_rows(tmp_path):
+    path = tmp_path / "twice.tsv"
+    path.write_text("idx\tlabel\tpredict\tradius\tcorrect\ttime\n0\t1\t1\t0.5\t1\t1.0\n"
+                    "1\t1\t1\t0.5\t1\t1.0\n0\t1\t1\t0.5\t1\t1.0\n")
+    with pytest.raises(ValueError, match=r"index 0 is written 2 times \(lines 2, 4\)"):
+        load_log(path)
+    path.write_text("idx\tlabel\tpredict\tradius\tcorrect\ttime\n0\t1\t1\t0.5\t1\t1.0\n1\t1\t1\n"
+                    "2\t1\t1\t0.5\t1\t1.0\n")
+    with pytest.raises(ValueError, match=r"twice.tsv:3: 3 fields where the header has 6"):
+        load_log(path)
+    path.write_text("idx\tlabel\tpredict\tradius\tcorrect\ttime\n0\t1\t1\tlarge\t1\t1.0\n")
+    with pytest.raises(ValueError, match=r"twice.tsv:2: radius = 'large' is not a number"):
+        load_log(path)
+    path.write_bytes(bytes(range(256)))
+    with pytest.raises(ValueError, match="not a text file"):
+        load_log(path)
+
+
+def test_pa_from_cohen_logs_never_exceeds_the_bound_behind_the_printed_radius(tmp_path):
+    """Cohen et al. print sigma Phi^-1(pA) with 3 significant digits: inverting the
+    printed value overstated pA by up to 7e-4; the lower end of its rounding interval
+    cannot."""
+    rng = np.random.default_rng(0)
+    p_true = np.concatenate([rng.uniform(0.5, 1.0, 3000), 1 - 10 ** rng.uniform(-9, -1, 3000)])
+    sigma = 0.25
+    radius = sigma * norm.ppf(p_true)
+    path = tmp_path / "sigma_0.25"
+    path.write_text("idx\tlabel\tpredict\tradius\tcorrect\ttime\n" + "".join(
+        f"{i}\t0\t0\t{r:.3}\t1\t0:00:01.5\n" for i, r in enumerate(radius)))
+    log = load_log(path)
+    recovered = pa_from_log(log, sigma)
+    assert np.all(recovered <= p_true)
+    printed = read_log(path)["radius"]
+    three_digits = np.array([len(t.split("e")[0].replace(".", "").lstrip("0")) == 3 for t in printed])
+    assert three_digits.mean() > 0.8
+    assert np.max((p_true - recovered)[three_digits]) < 2e-3     # '1.5' (for 1.50) is looser
+    naive_inversion = norm.cdf(log["radius"] / sigma)
+    assert np.max(naive_inversion - p_true) > 1e-4          # what the old inversion did
+
+
+def test_a_log_is_bound_to_its_model_and_a_failed_run_leaves_nothing(tmp_path):
+    """Resuming a half-finished log with another model mixed the two models' rows."""
+    from idrs_fast.pipeline import certify_dataset
+    x, y = datasets.toy_2d(20, 10)[2:]
+    path = tmp_path / "run.tsv"
+
+    def stop_after_first_group(done, total):
+        raise KeyboardInterrupt
+    with pytest.raises(KeyboardInterrupt):
+        certify_dataset(Smooth(_small_model(0), 2, 0.5), x, y, path, 8, 100, 0.01,
+                        inputs_per_group=4, progress=stop_after_first_group)
+    assert len(load_log(path)["idx"]) == 4
+    with pytest.raises(ValueError, match=r"another run \(settings differ: \['model'\]\)"):
+        certify_dataset(Smooth(_small_model(1), 2, 0.5), x, y, path, 8, 100, 0.01)
+    with pytest.raises(ValueError, match=r"settings differ: \['n'\]"):
+        certify_dataset(Smooth(_small_model(0), 2, 0.5), x, y, path, 8, 200, 0.01)
+    assert certify_dataset(Smooth(_small_model(0), 2, 0.5), x, y, path, 8, 100, 0.01) == 16
+    with pytest.raises(ValueError, match="settings do not record this run"):
+        certify_dataset(Smooth(_small_model(0), 2, 0.5), x, y, CertifyLog(tmp_path / "b.tsv", {}), 8, 100, 0.01)
+    fresh = tmp_path / "failed.tsv"
+    with pytest.raises(ValueError, match="NaN or inf"):
+        certify_dataset(Smooth(_nan_model(), 3, 0.5), np.zeros((3, 4)), np.zeros(3), fresh, 8, 100, 0.01)
+    assert not fresh.exists()
+
+
+def test_runs_sharing_a_file_name_get_distinct_labels(tmp_path):
+    """Cohen's layout names every file sigma_0.50: analyze keyed runs by base name."""
+    from idrs_fast.analyze import run_labels
+    a = tmp_path / "noise_0.25" / "test" / "sigma_0.50"
+    b = tmp_path / "noise_0.50" / "test" / "sigma_0.50"
+    c = tmp_path / "noise_0.50" / "test" / "sigma_1.00"
+    assert run_labels([a, b, c]) == {"noise_0.25/test/sigma_0.50": a,
+                                     "noise_0.50/test/sigma_0.50": b, "sigma_1.00": c}
+    with pytest.warns(UserWarning, match="more than once"):
+        assert list(run_labels([a, a, c])) == ["sigma_0.50", "sigma_1.00"]
+    assert run_labels([a, b], ["x", "y"]) == {"x": a, "y": b}
+    with pytest.raises(ValueError, match="distinct"):
+        run_labels([a, b], ["x", "x"])
 
 
 def test_analyze_tables():
