@@ -12,9 +12,9 @@ _JIT = dict(parallel=True, cache=True, nogil=True, error_model="numpy")
 
 
 @njit(cache=True, nogil=True)
-def _dims_supported(dim, out):
-    for i in range(dim.size):
-        out[i] = _ball.dim_supported(dim[i])
+def _dfs_supported(df, out):
+    for i in range(df.size):
+        out[i] = _ncx2.ncx2_df_supported(df[i])
 
 
 @njit(**_JIT)
@@ -32,8 +32,7 @@ def _ncx2_log_pdf(x, df, nc, out):
 @njit(**_JIT)
 def _ncx2_quantile(log_p, df, nc, upper, out):
     for i in prange(log_p.size):
-        rho = _ncx2.ncx2_radius_quantile(np.sqrt(nc[i]), log_p[i], df[i], upper)
-        out[i] = rho * rho
+        out[i] = _ncx2.ncx2_quantile(log_p[i], df[i], nc[i], upper)
 
 
 @njit(**_JIT)
@@ -129,8 +128,8 @@ def ball_margin_quantile_array(d, log_p, dim, upper):
     return out
 
 
-def dims_supported(dim):
-    """Where the kernels compute (ball.dim_supported); they give NaN elsewhere."""
-    out = np.empty(dim.shape, dtype=np.bool_)
-    _dims_supported(dim, out)
+def dfs_supported(df):
+    """Where the ncx2 kernels compute (ncx2.ncx2_df_supported); NaN elsewhere."""
+    out = np.empty(df.shape, dtype=np.bool_)
+    _dfs_supported(df, out)
     return out

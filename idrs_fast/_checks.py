@@ -23,3 +23,25 @@ def require(name, values, ok, requirement):
     where = index[0] if len(index) == 1 else index
     raise ValueError(f"{name}[{where}] = {values[index].item()!r} {requirement} "
                      f"({int(bad.sum())} bad element(s) in all)")
+
+
+def broadcast(**named):
+    """(flat, values, shape, scalar): the named arguments as float64 arrays (values),
+    broadcast against each other and flattened into fresh C-contiguous writable
+    arrays (flat: what the compiled loops get; a broadcast view would be read-only),
+    their common shape, and whether all were scalars."""
+    values = {name: as_float_array(name, v) for name, v in named.items()}
+    try:
+        arrays = np.broadcast_arrays(*values.values())
+    except ValueError:
+        shapes = ", ".join(f"{name} {v.shape}" for name, v in values.items())
+        raise ValueError(f"shapes do not broadcast: {shapes}") from None
+    flat = {name: np.array(a, dtype=np.float64, order="C").ravel() for name, a in zip(values, arrays)}
+    scalar = all(v.ndim == 0 for v in values.values())
+    return flat, values, arrays[0].shape, scalar
+
+
+def finish(out, shape, scalar):
+    """The flat result in the broadcast shape; a scalar for scalar arguments."""
+    out = out.reshape(shape)
+    return out[()] if scalar else out

@@ -15,24 +15,19 @@ import numpy as np
 import scipy.stats
 
 from . import _backend
+from ._checks import broadcast, finish
 
 __all__ = ["pdf", "logpdf", "cdf", "sf", "logcdf", "logsf", "ppf", "isf"]
 
 
-def _broadcast(*args):
-    arrays = np.broadcast_arrays(*[np.asarray(a, dtype=np.float64) for a in args])
-    scalar = all(np.ndim(a) == 0 for a in args)
-    return [np.ascontiguousarray(a).ravel() for a in arrays], arrays[0].shape, scalar
-
-
-def _finish(out, shape, scalar):
-    out = out.reshape(shape)
-    return out[()] if scalar else out
+def _broadcast(x, df, nc):
+    flat, values, shape, scalar = broadcast(x=x, df=df, nc=nc)
+    return list(flat.values()), shape, scalar
 
 
 def _scipy_df(df):
     """0 < df < 1 and 1 < df < 1.01: outside the kernels (NaN there), answered by scipy."""
-    return (df > 0.0) & ~_backend.dims_supported(df)
+    return (df > 0.0) & ~_backend.dfs_supported(df)
 
 
 def _log_tail(x, df, nc, upper):
@@ -53,7 +48,7 @@ def logpdf(x, df, nc):
     small = _scipy_df(df) & (nc >= 0)
     if small.any():
         out[small] = scipy.stats.ncx2(df[small], nc[small]).logpdf(x[small])
-    return _finish(out, shape, scalar)
+    return finish(out, shape, scalar)
 
 
 def pdf(x, df, nc):
@@ -63,35 +58,35 @@ def pdf(x, df, nc):
 
 def logcdf(x, df, nc):
     """log P(X <= x)."""
-    return _finish(*_log_tail(x, df, nc, False))
+    return finish(*_log_tail(x, df, nc, False))
 
 
 def logsf(x, df, nc):
     """log P(X > x)."""
-    return _finish(*_log_tail(x, df, nc, True))
+    return finish(*_log_tail(x, df, nc, True))
 
 
 def cdf(x, df, nc):
     """P(X <= x)."""
     out, shape, scalar = _log_tail(x, df, nc, False)
-    return _finish(np.exp(out), shape, scalar)
+    return finish(np.exp(out), shape, scalar)
 
 
 def sf(x, df, nc):
     """P(X > x)."""
     out, shape, scalar = _log_tail(x, df, nc, True)
-    return _finish(np.exp(out), shape, scalar)
+    return finish(np.exp(out), shape, scalar)
 
 
 def _quantile(p, df, nc, upper):
     """Quantile of the lower (upper=False) or upper tail probability p."""
     (p, df, nc), shape, scalar = _broadcast(p, df, nc)
-    valid = _backend.dims_supported(df) & (nc >= 0.0) & np.isfinite(nc) & (p > 0.0) & (p < 1.0)
+    valid = _backend.dfs_supported(df) & (nc >= 0.0) & np.isfinite(nc) & (p > 0.0) & (p < 1.0)
     # the smaller tail carries the digits: ppf(q > 1/2) = isf(1 - q), exact in float64
     flip = valid & (p > 0.5)
     use_upper = np.where(flip, not upper, upper)
     tail = np.where(flip, 1.0 - p, p)
-    with np.errstate(divide="ignore"):
+    with np.errstate(divide="ignore", invalid="ignore"):
         log_p = np.log(tail)
     out = np.full(p.shape, np.nan)
     for side in (False, True):
@@ -106,7 +101,7 @@ def _quantile(p, df, nc, upper):
     if small.any():
         dist = scipy.stats.ncx2(df[small], nc[small])
         out[small] = dist.isf(p[small]) if upper else dist.ppf(p[small])
-    return _finish(out, shape, scalar)
+    return finish(out, shape, scalar)
 
 
 def ppf(q, df, nc):

@@ -9,7 +9,8 @@ parallel. The kernels are kernels/xi.py and kernels/radius.py.
 import numpy as np
 
 from . import _backend
-from ._checks import as_float_array, require
+from ._checks import broadcast, finish, require
+from .kernels.ball import MAX_DIM, MIN_DIM_ABOVE_ONE
 
 __all__ = ["xi_greater", "xi_smaller", "certified_radius", "cohen_radius", "CLAMP_PRESETS"]
 
@@ -20,23 +21,13 @@ CLAMP_PRESETS = {
 }
 
 
-def _arrays(**named):
-    values = {name: as_float_array(name, v) for name, v in named.items()}
-    arrays = np.broadcast_arrays(*values.values())
-    shape = arrays[0].shape
-    scalar = all(v.ndim == 0 for v in values.values())
-    flat = {name: np.ascontiguousarray(a).ravel() for name, a in zip(values, arrays)}
-    return flat, values, shape, scalar
-
-
-def _finish(out, shape, scalar):
-    out = out.reshape(shape)
-    return out[()] if scalar else out
-
-
 def _check_dim(values):
-    require("dim", values["dim"], values["dim"] >= 1.0, "must be at least 1")
-    require("dim", values["dim"], np.isfinite(values["dim"]), "must be finite")
+    """dim = 1 or MIN_DIM_ABOVE_ONE <= dim <= MAX_DIM (kernels/ball.py): outside, the
+    computation is refused rather than answered with a number it cannot stand by."""
+    dim = values["dim"]
+    require("dim", dim, (dim == 1.0) | ((dim >= MIN_DIM_ABOVE_ONE) & (dim <= MAX_DIM)),
+            f"must be 1 or in [{MIN_DIM_ABOVE_ONE:g}, {MAX_DIM:g}] (the range the kernels "
+            "are verified on; the radius falls like 1/sqrt(dim) and is ~0 beyond)")
 
 
 def _check_probability(name, values):
@@ -45,7 +36,7 @@ def _check_probability(name, values):
 
 
 def _xi(a, sigma0, sigma1, dim, pB, greater):
-    flat, values, shape, scalar = _arrays(a=a, sigma0=sigma0, sigma1=sigma1, dim=dim, pB=pB)
+    flat, values, shape, scalar = broadcast(a=a, sigma0=sigma0, sigma1=sigma1, dim=dim, pB=pB)
     require("a", values["a"], (values["a"] >= 0.0) & np.isfinite(values["a"]),
             "must be a finite distance >= 0")
     for name in ("sigma0", "sigma1"):
@@ -65,7 +56,7 @@ def _xi(a, sigma0, sigma1, dim, pB, greater):
     with np.errstate(divide="ignore"):
         log_p = np.log(flat["pB"])
     out = np.exp(_backend.log_xi(flat["a"], s0, s1, gap, flat["dim"], log_p))
-    return _finish(out, shape, scalar)
+    return finish(out, shape, scalar)
 
 
 def xi_greater(a, sigma0, sigma1, dim, pB):
@@ -95,11 +86,11 @@ def cohen_radius(pA, sigma, pB=None):
     """Cohen et al.'s certified radius sigma Phi^-1(pA), or sigma/2 (Phi^-1(pA) -
     Phi^-1(pB)) with a separate pB; 0 where it is not positive (abstain)."""
     named = dict(pA=pA, sigma=sigma) if pB is None else dict(pA=pA, sigma=sigma, pB=pB)
-    flat, values, shape, scalar = _arrays(**named)
+    flat, values, shape, scalar = broadcast(**named)
     require("sigma", values["sigma"], (values["sigma"] > 0.0) & np.isfinite(values["sigma"]),
             "must be finite and > 0")
     log_qa, log_pb = _log_tails(values, flat, pB)
-    return _finish(_backend.cohen_radius(log_qa, log_pb, flat["sigma"]), shape, scalar)
+    return finish(_backend.cohen_radius(log_qa, log_pb, flat["sigma"]), shape, scalar)
 
 
 def _sigma_t(clamp, p_a, p_b):
@@ -142,7 +133,7 @@ def certified_radius(pA, sigma0, rate, dim, *, pB=None, clamp=None, grid_step=No
     named = dict(pA=pA, sigma0=sigma0, rate=rate, dim=dim)
     if pB is not None:
         named["pB"] = pB
-    flat, values, shape, scalar = _arrays(**named)
+    flat, values, shape, scalar = broadcast(**named)
     require("sigma0", values["sigma0"], (values["sigma0"] > 0.0) & np.isfinite(values["sigma0"]),
             "must be finite and > 0")
     require("rate", values["rate"], (values["rate"] >= 0.0) & np.isfinite(values["rate"]),
@@ -159,4 +150,4 @@ def certified_radius(pA, sigma0, rate, dim, *, pB=None, clamp=None, grid_step=No
         if not (np.isfinite(grid_step) and grid_step > 0.0):
             raise ValueError(f"grid_step = {grid_step!r} must be finite and > 0")
         out = _backend.certified_radius_grid(*args, grid_step)
-    return _finish(out, shape, scalar)
+    return finish(out, shape, scalar)

@@ -60,6 +60,10 @@ REFINE_TOL_FRACTIONAL = 1e-13
 # errors up to 1 at N = 1.0003 against mpmath; none from 1.01 on). Those dimensions
 # get NaN; the ncx2 facade asks scipy instead
 MIN_DIM_ABOVE_ONE = 1.01
+# above MAX_DIM the radius and xi searches are refused (the facade says so) and the
+# noncentral chi-square takes the saddlepoint approximation (kernels/saddlepoint.py);
+# up to here the radius falls like 1 / sqrt(N) as it should (tests/test_radius.py)
+MAX_DIM = 1e12
 STRETCH = 4.0
 MAX_SCALE = 0.5     # the mapped variables have poles pi/2 off the real axis
 TAIL_CUT = 1e-18    # stop a side once a term is below this fraction of the sum
@@ -273,8 +277,8 @@ def _node(kind, t, centre, scale, peak, d, margin, rho, nu, chi):
 
 @kernel
 def dim_supported(dim):
-    """N = 1 (closed form) or N >= MIN_DIM_ABOVE_ONE (the integral)."""
-    return dim == 1.0 or dim >= MIN_DIM_ABOVE_ONE
+    """N = 1 (closed form) or MIN_DIM_ABOVE_ONE <= N <= MAX_DIM (the integral)."""
+    return dim == 1.0 or MIN_DIM_ABOVE_ONE <= dim <= MAX_DIM
 
 
 @kernel

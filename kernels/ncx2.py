@@ -5,17 +5,35 @@ F_N(lambda; x) = ball mass with d = sqrt(lambda), radius sqrt(x), margin
 m = (x - lambda) / (sqrt(x) + sqrt(lambda)). Quantiles are solved for the margin,
 so callers that know the geometry (the xi functions) never round through x.
 For lambda <= POISSON_MAX_NC the Poisson mixture (kernels/poisson.py) is cheaper
-and is used instead, with x and lambda as given.
+and is used instead, with x and lambda as given. Beyond the range that the
+mpmath references cover (df > MAX_DIM, nc or x > CORE_MAX, df = inf) the
+saddlepoint approximation (kernels/saddlepoint.py) takes over; its error falls like
+1 / (df + nc) and is far below float64's there.
 """
 import math
 
 from ._jit import kernel
 from .ball import (ball_log_mass, ball_log_mass_radius, ball_log_mass_squared_radius,
-                   ball_log_surface_density, dim_supported)
+                   ball_log_surface_density, dim_supported, MIN_DIM_ABOVE_ONE)
 from .normal import norm_ppf_from_log, square_residual
 from .poisson import poisson_applies, poisson_log_pdf, poisson_log_tail
+from .saddlepoint import saddlepoint_log_pdf, saddlepoint_log_tail
 
 MAX_QUANTILE_STEPS = 100
+MAX_BISECTIONS = 80     # each phase of the out-of-core quantile
+CORE_MAX = 1e16     # x and nc up to here: the ball integral / Poisson mixture (tested)
+
+
+@kernel
+def ncx2_df_supported(df):
+    """df = 1, df >= MIN_DIM_ABOVE_ONE, df = inf: what the kernels compute."""
+    return dim_supported(df) or df >= MIN_DIM_ABOVE_ONE
+
+
+@kernel
+def _in_core(x, df, nc):
+    """Inside the range of the ball integral and the Poisson mixture."""
+    return dim_supported(df) and nc <= CORE_MAX and x <= CORE_MAX
 LOG_2 = 0.69314718055994530942
 
 
@@ -26,22 +44,26 @@ def ncx2_log_tail(x, df, nc, upper):
     NaN for NaN input, nc < 0 or df outside dim_supported (the caller maps those to
     its convention).
     """
-    if x != x or nc != nc or not dim_supported(df) or nc < 0.0:
+    if x != x or nc != nc or not ncx2_df_supported(df) or nc < 0.0:
         return math.nan
     if x <= 0.0:
         return 0.0 if upper else -math.inf
     if x == math.inf:
         return -math.inf if upper else 0.0
-    if nc == math.inf:
+    if nc == math.inf or df == math.inf:
         return 0.0 if upper else -math.inf
+    if not _in_core(x, df, nc):
+        return saddlepoint_log_tail(x, df, nc, upper)
     if poisson_applies(df, nc):
         value, terms = poisson_log_tail(x, df, nc, upper)
-        if value == value:
+        if value <= 0.0:
             return value
     d = math.sqrt(nc)
     rho = math.sqrt(x)
     margin = (x - nc) / (rho + d)
     value, evaluations = ball_log_mass_squared_radius(d, margin, rho, square_residual(x, rho), df, upper)
+    if not value <= 0.0:            # never a non-probability: the approximation instead
+        return saddlepoint_log_tail(x, df, nc, upper)
     return value
 
 
@@ -145,6 +167,43 @@ def ball_margin_quantile_from(d, log_p, dim, upper, m_start):
 
 
 @kernel
+def ncx2_quantile(log_p, df, nc, upper):
+    """x with log F_df(nc; x) = log_p (upper=False) or log(1 - F) = log_p: the ball's
+    radius quantile squared, or, outside the core range (saddlepoint tails),
+    bisection in log x between bounds that bracket every float64 quantile."""
+    if not ncx2_df_supported(df) or not nc >= 0.0 or nc == math.inf or not log_p < 0.0:
+        return math.nan
+    if df == math.inf:
+        return math.inf
+    if dim_supported(df) and nc <= CORE_MAX:
+        rho = ncx2_radius_quantile(math.sqrt(nc), log_p, df, upper)
+        x = rho * rho
+        if x <= CORE_MAX:
+            return x
+    # bisection in log x over the float64 range down to a 1e-3 bracket, then in x
+    # down to adjacent floats (log x's own rounding is too coarse for x ~ 1e20)
+    lo, hi = -745.0, 709.78
+    for _ in range(MAX_BISECTIONS):
+        if hi - lo <= 1e-3:
+            break
+        mid = 0.5 * (lo + hi)
+        if (ncx2_log_tail(math.exp(mid), df, nc, upper) < log_p) == upper:
+            hi = mid              # the lower tail grows with x, the upper falls
+        else:
+            lo = mid
+    lo, hi = math.exp(lo), math.exp(hi)
+    for _ in range(MAX_BISECTIONS):
+        mid = 0.5 * (lo + hi)
+        if not lo < mid < hi:
+            break
+        if (ncx2_log_tail(mid, df, nc, upper) < log_p) == upper:
+            hi = mid
+        else:
+            lo = mid
+    return 0.5 * (lo + hi)
+
+
+@kernel
 def ncx2_radius_quantile(d, log_p, dim, upper):
     """The radius rho = sqrt(x) with F_dim(d^2; rho^2) = exp(log_p) (lower tail) or
     1 - F = exp(log_p) (upper). Solved for the margin, except for a tiny ball
@@ -190,14 +249,16 @@ def ncx2_log_pdf(x, df, nc):
     """log density of chi'^2_df(nc) at x, df >= 1, nc >= 0: the Poisson mixture for
     small nc (kernels/poisson.py), else dF/dx = (dP/drho) / (2 rho) with the ball's
     surface density (kernels/ball.py); NaN for bad parameters."""
-    if x != x or nc != nc or not dim_supported(df) or nc < 0.0:
+    if x != x or nc != nc or not ncx2_df_supported(df) or nc < 0.0:
         return math.nan
-    if x < 0.0 or x == math.inf or nc == math.inf:
+    if x < 0.0 or x == math.inf or nc == math.inf or df == math.inf:
         return -math.inf
     if x == 0.0:
         if df == 2.0:
             return -0.5 * nc - LOG_2
         return math.inf if df < 2.0 else -math.inf
+    if not _in_core(x, df, nc):
+        return saddlepoint_log_pdf(x, df, nc)
     if poisson_applies(df, nc):
         value, terms = poisson_log_pdf(x, df, nc)
         if value == value:
@@ -206,4 +267,7 @@ def ncx2_log_pdf(x, df, nc):
     rho = math.sqrt(x)
     margin = (x - nc) / (rho + d)
     value, evaluations = ball_log_surface_density(d, margin, rho, df)
-    return value - LOG_2 - math.log(rho)
+    value = value - LOG_2 - math.log(rho)
+    if value != value or value == math.inf:
+        return saddlepoint_log_pdf(x, df, nc)
+    return value

@@ -44,20 +44,28 @@ def log_norm_pdf(x):
 
 
 @kernel
-def log_norm_cdf(x):
-    """log Phi(x), relative precision in both tails (asymptotic series below -20)."""
-    if x > 0.0:
-        return math.log1p(-0.5 * math.erfc(x * INV_SQRT2))
-    if x > -20.0:
-        return math.log(0.5 * math.erfc(-x * INV_SQRT2))
-    # Phi(x) = phi(x)/|x| * sum_k (-1)^k (2k-1)!! / x^(2k)   (A&S 26.2.12)
+def mills_ratio(x):
+    """Phi(-x) / phi(x) for x >= 0 (asymptotic series above 20, A&S 26.2.12)."""
+    if x < 20.0:
+        return math.exp(math.log(0.5 * math.erfc(x * INV_SQRT2)) - log_norm_pdf(x))
+    # Phi(-x) = phi(x)/x * sum_k (-1)^k (2k-1)!! / x^(2k)
     inv_x2 = 1.0 / (x * x)
     term = 1.0
     total = 1.0
     for k in range(1, 14):
         term *= -(2.0 * k - 1.0) * inv_x2
         total += term
-    return log_norm_pdf(x) - math.log(-x) + math.log(total)
+    return total / x
+
+
+@kernel
+def log_norm_cdf(x):
+    """log Phi(x), relative precision in both tails (asymptotic series below -20)."""
+    if x > 0.0:
+        return math.log1p(-0.5 * math.erfc(x * INV_SQRT2))
+    if x > -20.0:
+        return math.log(0.5 * math.erfc(-x * INV_SQRT2))
+    return log_norm_pdf(x) + math.log(mills_ratio(-x))
 
 
 @kernel
