@@ -6,6 +6,8 @@ optionally capped at `cap` * sigma_b (Appendix A.5). Distances are computed in
 chunks with one matmul per chunk (|x|^2 + |t|^2 - 2 x.t), so memory stays
 O(chunk x train), on whatever device the training tensor lives.
 """
+import math
+
 import torch
 
 
@@ -34,11 +36,15 @@ class KnnSigma:
     (Appendix E.1). rate = 0 gives the constant sigma_b."""
 
     def __init__(self, train, sigma_b, rate, k=20, m="mean", cap=None, chunk=1024):
-        if not sigma_b > 0:
-            raise ValueError(f"sigma_b = {sigma_b!r} must be > 0")
-        if not rate >= 0:
-            raise ValueError(f"rate = {rate!r} must be >= 0")
+        if not (math.isfinite(sigma_b) and sigma_b > 0):
+            raise ValueError(f"sigma_b = {sigma_b!r} must be finite and > 0")
+        if not (math.isfinite(rate) and rate >= 0):
+            raise ValueError(f"rate = {rate!r} must be finite and >= 0")
+        if cap is not None and not (math.isfinite(cap) and cap > 0):
+            raise ValueError(f"cap = {cap!r} must be None or finite and > 0")
         self.train = torch.as_tensor(train, dtype=torch.float32).flatten(1)
+        if not bool(torch.isfinite(self.train).all()):
+            raise ValueError("the training points hold NaN or inf")
         self.sigma_b, self.rate, self.k, self.cap, self.chunk = sigma_b, rate, k, cap, chunk
         if isinstance(m, str):
             own = knn_mean_distance(self.train, self.train, k, chunk, exclude_self=True)

@@ -10,9 +10,9 @@ each case gives one threshold for s1 / s0.
 import numpy as np
 from scipy.optimize import brentq
 from scipy.special import ndtri
-from scipy.stats import chi2
 
-from ._checks import as_float_array, require
+from . import ncx2
+from ._checks import as_float_array, broadcast, finish, require
 
 __all__ = ["sigma_ratio_threshold", "sigma_ratio_upper_threshold", "cannot_certify",
            "max_certifiable_radius", "practical_sigma_ratio_threshold",
@@ -27,21 +27,22 @@ def _check(p_a, dim):
     return np.broadcast_arrays(p_a, dim)
 
 
-def _deviance_root(c, above_one):
-    """u with log u + 1 - u = c < 0: below 1 (u = 1 - delta) or above 1 (u = 1 + delta);
-    written with log1p so that tiny |c| (large N) keeps full precision."""
-    sign = 1.0 if above_one else -1.0
+def _log_deviance_root(c, above_one):
+    """y = log u with log u + 1 - u = c < 0, i.e. y - expm1(y) = c, below 1 (y < 0) or
+    above 1 (y > 0). Solved in y so that u = e^y keeps its digits when it is tiny
+    (pA -> 1, small N) and y - expm1(y) = -y^2/2 - y^3/6 - ... by its series when
+    |y| is small (huge N)."""
+    def f(y):
+        if abs(y) < 1e-3:
+            return -y * y * (0.5 + y * (1 / 6 + y * (1 / 24 + y / 120))) - c
+        return y - np.expm1(y) - c
 
-    def f(delta):
-        with np.errstate(divide="ignore"):
-            return np.log1p(sign * delta) - sign * delta - c
-
-    upper = 1.0 if not above_one else 2.0
-    while above_one and f(upper) > 0.0:
-        upper *= 2.0
-    lower = min(np.sqrt(-2.0 * c), upper) * 1e-3
-    delta = brentq(f, lower, upper, xtol=1e-300, rtol=1e-15)
-    return 1.0 + sign * delta
+    width = np.sqrt(-2.0 * c)          # y - expm1(y) <= -y^2/2 for y > 0
+    if width < 1e-10:                  # y = +-width - width^2 / 3, error O(width^3)
+        return (width if above_one else -width) - width * width / 3.0
+    if above_one:
+        return brentq(f, 0.0, 1.01 * width + 1e-300, xtol=1e-300, rtol=1e-15)
+    return brentq(f, min(c - 1.0, -width), 0.0, xtol=1e-300, rtol=1e-15)
 
 
 def _map(function, p_a, dim):
@@ -53,14 +54,14 @@ def _map(function, p_a, dim):
 def sigma_ratio_threshold(pA, dim):
     """Lower threshold for s1 / s0 of Theorem 2.4's first case (Table 1): below it,
     no adversary with that smaller sigma can be certified at any distance."""
-    return _map(lambda p, n: np.sqrt(_deviance_root(2.0 * np.log1p(-p) / n, False)), pA, dim)
+    return _map(lambda p, n: np.exp(0.5 * _log_deviance_root(2.0 * np.log1p(-p) / n, False)), pA, dim)
 
 
 def sigma_ratio_upper_threshold(pA, dim):
     """Upper threshold for s1 / s0 of Theorem 2.4's second case: above it, no
     adversary with that larger sigma can be certified at any distance."""
-    return _map(lambda p, n: np.sqrt(_deviance_root(2.0 * np.log1p(-p) / n, True) * n / (n - 1.0)),
-                pA, dim)
+    return _map(lambda p, n: np.exp(0.5 * _log_deviance_root(2.0 * np.log1p(-p) / n, True))
+                * np.sqrt(n / (n - 1.0)), pA, dim)
 
 
 def cannot_certify(pA, sigma_ratio, dim):
@@ -86,7 +87,8 @@ def practical_sigma_ratio_threshold(pA, dim, pB=None):
     distance 0 with that sigma wins: (s0/s1)^2 F_N^-1(0; pB) = median of chi^2_N."""
     p_a, dim = _check(pA, dim)
     p_b = 1.0 - p_a if pB is None else as_float_array("pB", pB)
-    out = np.sqrt(chi2.ppf(p_b, dim) / chi2.median(dim))
+    require("pB", p_b, (p_b > 0.0) & (p_b <= 1.0 - p_a), "must be in (0, 1 - pA]")
+    out = np.sqrt(ncx2.ppf(p_b, dim, 0.0) / ncx2.ppf(0.5, dim, 0.0))
     return out[()] if np.ndim(out) == 0 else out
 
 
@@ -117,14 +119,36 @@ ALPHAS = np.concatenate([1.0 + np.logspace(-4, 0, 200), np.logspace(np.log10(2.0
 
 
 def renyi_radius(pA, sigma0, rate, dim, pB=None, sigma1=None):
+    """Theorem B.5 for every element (broadcast); see _renyi_radius. ValueError
+    naming a bad argument; inf where pA = 1 and pB = 0; 0 where pA <= 1/2."""
+    named = dict(pA=pA, sigma0=sigma0, rate=rate, dim=dim)
+    named["pB"] = 1.0 - as_float_array("pA", pA) if pB is None else pB
+    if sigma1 is not None:
+        named["sigma1"] = sigma1
+    flat, values, shape, scalar = broadcast(**named)
+    require("pA", values["pA"], (values["pA"] >= 0.0) & (values["pA"] <= 1.0), "must be a probability in [0, 1]")
+    require("pB", values["pB"], (values["pB"] >= 0.0) & (values["pB"] <= 1.0 - values["pA"] + 1e-15),
+            "must be in [0, 1 - pA]")
+    for name in ("sigma0",) + (("sigma1",) if sigma1 is not None else ()):
+        require(name, values[name], (values[name] > 0.0) & np.isfinite(values[name]), "must be finite and > 0")
+    require("rate", values["rate"], (values["rate"] >= 0.0) & np.isfinite(values["rate"]), "must be finite and >= 0")
+    require("dim", values["dim"], (values["dim"] >= 1.0) & np.isfinite(values["dim"]), "must be a finite dimension >= 1")
+    out = np.array([_renyi_radius(*(flat[k][i] for k in ("pA", "sigma0", "rate", "dim", "pB")),
+                                  flat["sigma1"][i] if sigma1 is not None else None)
+                    for i in range(flat["pA"].size)], dtype=np.float64)
+    return finish(out, shape, scalar)
+
+
+def _renyi_radius(pA, sigma0, rate, dim, pB, sigma1):
     """Theorem B.5: the largest R at which, for some alpha > 1, D_alpha against both
     adversary sigmas s0 e^{-rR} and s0 e^{rR} (or against a fixed sigma1, as in
     Figure 11) stays below Li et al.'s bound (alpha on a fixed grid of 400 values, R
     by bisection to 1e-12: a lower bound of the supremum over alpha)."""
-    p_a = float(pA)
-    p_b = 1.0 - p_a if pB is None else float(pB)
-    if not 0.5 < p_a <= 1.0:
+    p_a, p_b = float(pA), float(pB)
+    if not p_a > 0.5:
         return 0.0
+    if p_a == 1.0 and p_b == 0.0:
+        return np.inf
     bound = _renyi_bound(ALPHAS, p_a, p_b)
 
     def certified(radius):

@@ -66,6 +66,15 @@ def test_knn_sigma_matches_brute_force():
     assert np.all(KnnSigma(train, 0.25, 0.0)(x).numpy() == np.float32(0.25))
     with pytest.raises(ValueError, match="k = 400"):
         KnnSigma(train, 0.25, 0.1, k=400)
+    for bad, message in ((dict(cap=0.0), "cap"), (dict(rate=np.inf), "rate"), (dict(sigma_b=np.nan), "sigma_b")):
+        args = dict(sigma_b=0.25, rate=0.1)
+        args.update(bad)
+        with pytest.raises(ValueError, match=message):
+            KnnSigma(train, **args)
+    broken = train.copy()
+    broken[3, 2] = np.nan
+    with pytest.raises(ValueError, match="NaN or inf"):
+        KnnSigma(broken, 0.25, 0.1)
 
 
 class Constant(torch.nn.Module):

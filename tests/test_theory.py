@@ -100,3 +100,29 @@ def test_numba_imported_first_still_uses_the_kernel_keyed_cache():
             "print(c.CACHE_DIR == idrs_fast._CACHE_DIR, 'numba-' in c.CACHE_DIR)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
     assert out.stdout.split() == ["True", "True"]
+
+
+def test_threshold_is_stable_in_both_tails_of_its_arguments():
+    """sigma_ratio_threshold(1 - 1e-16, 2) was 4.6x too large (u = 1 - delta lost all
+    its digits) and dim = 1e300 failed in brentq. For c = 2 log(1 - pA) / N -> -inf,
+    u -> exp(c - 1) (closed form); for c -> 0, u = 1 - sqrt(-2c) + ..."""
+    p = 1 - 1e-16
+    assert theory.sigma_ratio_threshold(p, 2) == pytest.approx(np.exp(0.5 * (np.log1p(-p) - 1)), rel=1e-12)
+    c = 2 * np.log(0.01) / 1e300
+    assert theory.sigma_ratio_threshold(0.99, 1e300) == pytest.approx(1 - np.sqrt(-2 * c) / 2, abs=1e-300)
+    assert theory.sigma_ratio_upper_threshold(0.99, 1e300) == 1.0
+
+
+def test_theory_validates_and_broadcasts():
+    """renyi_radius used to accept NaN, 1.5 and dim -5 and refuse arrays;
+    practical_sigma_ratio_threshold did not check pB."""
+    for bad in (dict(pA=np.nan), dict(pA=1.5), dict(dim=-5), dict(sigma0=0.0), dict(rate=-1.0)):
+        args = dict(pA=0.99, sigma0=1.0, rate=0.0, dim=100)
+        args.update(bad)
+        with pytest.raises(ValueError, match=next(iter(bad))):
+            theory.renyi_radius(**args)
+    radii = theory.renyi_radius([0.99, 1.0, 0.4], 1.0, 0.01, 100)
+    assert radii.shape == (3,) and radii[1] == np.inf and radii[2] == 0.0
+    assert radii[0] == theory.renyi_radius(0.99, 1.0, 0.01, 100) > 0
+    with pytest.raises(ValueError, match="pB"):
+        theory.practical_sigma_ratio_threshold(0.99, 3072, pB=0.5)
