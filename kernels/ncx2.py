@@ -6,7 +6,7 @@ m = (x - lambda) / (sqrt(x) + sqrt(lambda)). Quantiles are solved for the margin
 so callers that know the geometry (the xi functions) never round through x.
 For lambda <= POISSON_MAX_NC the Poisson mixture (kernels/poisson.py) is cheaper
 and is used instead, with x and lambda as given. Beyond the range that the
-mpmath references cover (df > MAX_DIM, nc or x > CORE_MAX, df = inf) the
+mpmath references cover (df > MAX_DIM, nc > CORE_MAX_NC, x > CORE_MAX_X, df = inf) the
 saddlepoint approximation (kernels/saddlepoint.py) takes over; its error falls like
 1 / (df + nc) and is far below float64's there.
 """
@@ -21,7 +21,8 @@ from .saddlepoint import saddlepoint_log_pdf, saddlepoint_log_tail
 
 MAX_QUANTILE_STEPS = 100
 MAX_BISECTIONS = 80     # each phase of the out-of-core quantile
-CORE_MAX = 1e16     # x and nc up to here: the ball integral / Poisson mixture (tested)
+CORE_MAX_NC = 1e16  # nc up to here: the ball integral / Poisson mixture (mpmath-tested)
+CORE_MAX_X = 1e17   # x up to here (the tested tails of nc = 1e16 reach 1.0000002e16)
 
 
 @kernel
@@ -33,7 +34,7 @@ def ncx2_df_supported(df):
 @kernel
 def _in_core(x, df, nc):
     """Inside the range of the ball integral and the Poisson mixture."""
-    return dim_supported(df) and nc <= CORE_MAX and x <= CORE_MAX
+    return dim_supported(df) and nc <= CORE_MAX_NC and x <= CORE_MAX_X
 LOG_2 = 0.69314718055994530942
 
 
@@ -175,10 +176,10 @@ def ncx2_quantile(log_p, df, nc, upper):
         return math.nan
     if df == math.inf:
         return math.inf
-    if dim_supported(df) and nc <= CORE_MAX:
+    if dim_supported(df) and nc <= CORE_MAX_NC:
         rho = ncx2_radius_quantile(math.sqrt(nc), log_p, df, upper)
         x = rho * rho
-        if x <= CORE_MAX:
+        if x <= CORE_MAX_X:
             return x
     # bisection in log x over the float64 range down to a 1e-3 bracket, then in x
     # down to adjacent floats (log x's own rounding is too coarse for x ~ 1e20)

@@ -44,18 +44,23 @@ def log_norm_pdf(x):
 
 
 @kernel
-def mills_ratio(x):
-    """Phi(-x) / phi(x) for x >= 0 (asymptotic series above 20, A&S 26.2.12)."""
-    if x < 20.0:
-        return math.exp(math.log(0.5 * math.erfc(x * INV_SQRT2)) - log_norm_pdf(x))
-    # Phi(-x) = phi(x)/x * sum_k (-1)^k (2k-1)!! / x^(2k)
+def _mills_series(x):
+    """x Phi(-x) / phi(x) for x >= 20: sum_k (-1)^k (2k-1)!! / x^(2k) (A&S 26.2.12)."""
     inv_x2 = 1.0 / (x * x)
     term = 1.0
     total = 1.0
     for k in range(1, 14):
         term *= -(2.0 * k - 1.0) * inv_x2
         total += term
-    return total / x
+    return total
+
+
+@kernel
+def mills_ratio(x):
+    """Phi(-x) / phi(x) for x >= 0 (asymptotic series above 20)."""
+    if x < 20.0:
+        return math.exp(math.log(0.5 * math.erfc(x * INV_SQRT2)) - log_norm_pdf(x))
+    return _mills_series(x) / x
 
 
 @kernel
@@ -65,7 +70,7 @@ def log_norm_cdf(x):
         return math.log1p(-0.5 * math.erfc(x * INV_SQRT2))
     if x > -20.0:
         return math.log(0.5 * math.erfc(-x * INV_SQRT2))
-    return log_norm_pdf(x) + math.log(mills_ratio(-x))
+    return log_norm_pdf(x) - math.log(-x) + math.log(_mills_series(-x))
 
 
 @kernel

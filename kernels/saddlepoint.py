@@ -2,7 +2,7 @@
 Lugannani-Rice saddlepoint approximation (Lugannani & Rice, Adv. Appl. Prob. 12,
 1980), whose relative error falls like 1/(df + nc) and so is far below float64's
 precision once df or nc exceed the ball integral's range (kernels/ball.py MAX_DIM,
-kernels/ncx2.py CORE_MAX); for huge x with small df and nc it keeps the logarithm of
+kernels/ncx2.py CORE_MAX_NC, CORE_MAX_X); for huge x with small df and nc it keeps the logarithm of
 the (underflowing) tail to many digits.
 
 With the cumulant generating function K(t) = -(df/2) log(1 - 2t) + nc t / (1 - 2t)

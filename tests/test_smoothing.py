@@ -556,3 +556,57 @@ def test_cli_demo_end_to_end_small(tmp_path):
     for name in ("toy2d", "digits"):
         assert (tmp_path / f"{name}_curves.png").stat().st_size > 1000
         assert len(read_log(tmp_path / f"{name}_rate0.tsv")["idx"]) == 20
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("cli")
+    model = folder / "model.pt"
+    assert _cli("train", "--data", "toy2d", "--out", str(model), "--epochs", "1").returncode == 0
+    torch.save({"x": 1}, folder / "nokeys.pt")
+    (folder / "garbage.tsv").write_bytes(bytes(range(256)) * 4)
+    (folder / "empty.tsv").write_text("")
+    return folder
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--rate", "nan"], "--rate: nan must be finite"), (["--rate", "-1"], "--rate: -1 must be"),
+    (["--max-inputs", "-5"], "--max-inputs: -5 must be"), (["--group", "0"], "--group: 0 must be"),
+    (["--alpha", "1.5"], "--alpha"), (["--seed", "-1"], "--seed"),
+    (["--model", "{d}/missing.pt"], "missing.pt: No such file"),
+    (["--model", "{d}/nokeys.pt"], "nokeys.pt is not a model file"),
+    (["--model", "{d}/garbage.tsv"], "garbage.tsv is not a model file"),
+    (["--log", "{d}"], "is a directory"), (["--log", "{d}/no/such/folder/x.tsv"], "does not exist"),
+])
+def test_cli_certify_mistakes_get_one_line_and_status_2(trained, args, message):
+    args = [a.format(d=trained) for a in args]
+    base = {"--model": str(trained / "model.pt"), "--log": str(trained / "out.tsv")}
+    for flag in ("--model", "--log"):
+        if flag in args:
+            base.pop(flag)
+    command = ["certify", *[x for kv in base.items() for x in kv], "--n", "100", "--max-inputs", "2", *args]
+    result = _cli(*command)
+    assert result.returncode == 2 and message in result.stderr, result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr
+    assert not (trained / "out.tsv").exists()            # a failed run leaves no log
+
+
+@pytest.mark.parametrize("args, message", [
+    (["{d}/missing.tsv"], "No such file"), (["{d}"], "is a directory"),
+    (["{d}/garbage.tsv"], "not a text file"), (["{d}/empty.tsv"], "empty"),
+    (["{d}/model.pt"], "not a text file"),
+    (["{d}/ok.tsv", "--plot", "{d}/no/folder/c.png"], "does not exist"),
+    (["{d}/ok.tsv", "--radii", "nan"], "--radii"),
+])
+def test_cli_analyze_mistakes_get_one_line_and_status_2(trained, args, message):
+    if not (trained / "ok.tsv").exists():
+        assert _cli("certify", "--model", str(trained / "model.pt"), "--log", str(trained / "ok.tsv"),
+                    "--n", "100", "--max-inputs", "3").returncode == 0
+    result = _cli("analyze", *[a.format(d=trained) for a in args])
+    assert result.returncode == 2 and message in result.stderr, result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr
+
+
+def test_cli_radius_refuses_absurd_dimensions():
+    result = _cli("radius", "--pA", "0.999", "--sigma0", "0.25", "--rate", "0.01", "--dim", str(10 ** 18))
+    assert result.returncode == 2 and "dim" in result.stderr and "Traceback" not in result.stderr
