@@ -1,4 +1,4 @@
-"""Data sets of the paper's experiments that need no download (MATH.md, "Experiments").
+"""Data sets of the paper's experiments that need no download (its Appendix A).
 
 Each returns float32 arrays (x_train, y_train, x_test, y_test); any user arrays or
 torch datasets of the same shape work everywhere else.

@@ -8,7 +8,7 @@ with gap = |s0^2 - s1^2|, that ball has
     centre distance  d0 = s0 a / gap  seen from x0,   d1 = s1 a / gap  seen from x1,
     radius           rho0 (units of s0),              rho1 = (s0 / s1) rho0,
 
-(lambda_i = d_i^2 of MATH.md). Written with margins m = rho - d, the map from x0's
+(lambda_i = d_i^2 in Theorems 2.2-2.3). Written with margins m = rho - d, the map from x0's
 picture to x1's is free of cancellation:
 
     s1 < s0:  m1 = (s0 m0 + a) / s1,      s1 > s0:  m1 = (s0 m0 - a) / s1.
