@@ -49,13 +49,13 @@ def _saddlepoint(x, df, nc):
     # log u from u itself where delta ~ -1 (u tiny: delta = u - 1 has lost it)
     log_u = math.log(x) - math.log(0.5 * df + 0.5 * root) if delta < -0.5 else math.log1p(delta)
     g = _g(delta, log_u)
-    b = math.sqrt(0.5 * df + nc + df * delta * g)                   # |w / delta|
     a = math.hypot(math.sqrt(0.5 * df), math.sqrt(nc) * math.sqrt(u))   # |v / delta|
     if abs(delta) >= SERIES_DELTA:
         # w from its two nonnegative parts (b's form loses digits for |delta| large)
         w = math.hypot(math.sqrt(df * (delta - log_u)), math.sqrt(nc) * abs(delta))
         b = w / abs(delta)
     else:
+        b = math.sqrt(0.5 * df + nc + df * delta * g)               # |w / delta|
         w = abs(delta) * b
     if delta < 0.0:
         w = -w
@@ -66,7 +66,7 @@ def _saddlepoint(x, df, nc):
 def saddlepoint_log_tail(x, df, nc, upper):
     """log P(X <= x) (upper=False) or log P(X > x), X ~ chi'^2_df(nc), x > 0 finite."""
     u, log_u, delta, w, a, b, g = _saddlepoint(x, df, nc)
-    correction = (df * g - nc) / (a * b * (a + b))                 # 1/v - 1/w < 0
+    correction = (df * g - nc) / a / b / (a + b)                   # 1/v - 1/w < 0
     # the tail on the far side of the mean from x is the small one
     small_is_upper = w >= 0.0
     mills = mills_ratio(abs(w))
