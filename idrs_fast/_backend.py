@@ -12,9 +12,9 @@ _JIT = dict(parallel=True, cache=True, nogil=True, error_model="numpy")
 
 
 @njit(cache=True, nogil=True)
-def _dfs_supported(df, out):
+def _needs_scipy(x, df, nc, out):
     for i in range(df.size):
-        out[i] = _ncx2.ncx2_df_supported(df[i])
+        out[i] = _ncx2.needs_scipy(x[i], df[i], nc[i])
 
 
 @njit(**_JIT)
@@ -128,8 +128,8 @@ def ball_margin_quantile_array(d, log_p, dim, upper):
     return out
 
 
-def dfs_supported(df):
-    """Where the ncx2 kernels compute (ncx2.ncx2_df_supported); NaN elsewhere."""
+def needs_scipy(x, df, nc):
+    """Where the ncx2 kernels leave the answer to scipy (kernels/ncx2.needs_scipy)."""
     out = np.empty(df.shape, dtype=np.bool_)
-    _dfs_supported(df, out)
+    _needs_scipy(x, df, nc, out)
     return out

@@ -9,7 +9,11 @@ The smaller tail is always computed directly (kernels/ball.py), so cdf and sf bo
 keep full relative precision down to 1e-300 and below, at a cost that does not grow
 with df or nc. For 0 < df < 1, outside the geometric representation, and for
 1 < df < 1.01, where chi_(df-1) piles its mass at 0 beyond the quadrature's reach
-(kernels/ball.py, MIN_DIM_ABOVE_ONE), the values come from scipy.
+(kernels/ball.py, MIN_DIM_ABOVE_ONE), the values come from scipy up to nc = 1e10
+and from the saddlepoint approximation above (scipy's are wrong there: its cdf at the
+mean is 0.57 at nc = 1e12). Beyond the mpmath-verified core (df > 1e12, nc > 1e16,
+x > 1e17, df = inf) the kernels use the saddlepoint approximation
+(kernels/saddlepoint.py): every value over the float64 range is a probability.
 """
 import numpy as np
 import scipy.stats
@@ -25,18 +29,20 @@ def _broadcast(x, df, nc):
     return list(flat.values()), shape, scalar
 
 
-def _scipy_df(df):
-    """0 < df < 1 and 1 < df < 1.01: outside the kernels (NaN there), answered by scipy."""
-    return (df > 0.0) & ~_backend.dfs_supported(df)
+def _scipy_range(x, df, nc):
+    """0 < df < 1 and 1 < df < 1.01 with nc <= 1e10: outside the kernels (NaN there),
+    answered by scipy (kernels/ncx2.needs_scipy; above, the saddlepoint)."""
+    return _backend.needs_scipy(x, df, nc)
 
 
 def _log_tail(x, df, nc, upper):
     (x, df, nc), shape, scalar = _broadcast(x, df, nc)
     out = _backend.ncx2_log_tail(x, df, nc, upper)
-    small = _scipy_df(df) & (nc >= 0)
+    small = _scipy_range(x, df, nc)
     if small.any():
-        dist = scipy.stats.ncx2(df[small], nc[small])
-        out[small] = dist.logsf(x[small]) if upper else dist.logcdf(x[small])
+        with np.errstate(all="ignore"):     # scipy's internal overflows (values stay right)
+            dist = scipy.stats.ncx2(df[small], nc[small])
+            out[small] = dist.logsf(x[small]) if upper else dist.logcdf(x[small])
     return out, shape, scalar
 
 
@@ -45,9 +51,10 @@ def logpdf(x, df, nc):
     limits (scipy gives 0 at x = 0 for every df and NaN at inf)."""
     (x, df, nc), shape, scalar = _broadcast(x, df, nc)
     out = _backend.ncx2_log_pdf(x, df, nc)
-    small = _scipy_df(df) & (nc >= 0)
+    small = _scipy_range(x, df, nc)
     if small.any():
-        out[small] = scipy.stats.ncx2(df[small], nc[small]).logpdf(x[small])
+        with np.errstate(all="ignore"):
+            out[small] = scipy.stats.ncx2(df[small], nc[small]).logpdf(x[small])
     return finish(out, shape, scalar)
 
 
@@ -81,7 +88,7 @@ def sf(x, df, nc):
 def _quantile(p, df, nc, upper):
     """Quantile of the lower (upper=False) or upper tail probability p."""
     (p, df, nc), shape, scalar = _broadcast(p, df, nc)
-    valid = _backend.dfs_supported(df) & (nc >= 0.0) & np.isfinite(nc) & (p > 0.0) & (p < 1.0)
+    valid = (df > 0.0) & (nc >= 0.0) & np.isfinite(nc) & (p > 0.0) & (p < 1.0)
     # the smaller tail carries the digits: ppf(q > 1/2) = isf(1 - q), exact in float64
     flip = valid & (p > 0.5)
     use_upper = np.where(flip, not upper, upper)
@@ -97,10 +104,11 @@ def _quantile(p, df, nc, upper):
     low_end, high_end = (p == 1.0, p == 0.0) if upper else (p == 0.0, p == 1.0)
     out[ok_params & low_end] = 0.0
     out[ok_params & high_end] = np.inf
-    small = _scipy_df(df) & (nc >= 0.0) & (p > 0.0) & (p < 1.0)
+    small = valid & _scipy_range(np.zeros_like(p), df, nc)
     if small.any():
-        dist = scipy.stats.ncx2(df[small], nc[small])
-        out[small] = dist.isf(p[small]) if upper else dist.ppf(p[small])
+        with np.errstate(all="ignore"):
+            dist = scipy.stats.ncx2(df[small], nc[small])
+            out[small] = dist.isf(p[small]) if upper else dist.ppf(p[small])
     return finish(out, shape, scalar)
 
 

@@ -23,12 +23,19 @@ MAX_QUANTILE_STEPS = 100
 MAX_BISECTIONS = 80     # each phase of the out-of-core quantile
 CORE_MAX_NC = 1e16  # nc up to here: the ball integral / Poisson mixture (mpmath-tested)
 CORE_MAX_X = 1e17   # x up to here (the tested tails of nc = 1e16 reach 1.0000002e16)
+# 0 < df < 1 and 1 < df < MIN_DIM_ABOVE_ONE are outside the ball integral; up to this
+# nc scipy answers them (the facade), above it the saddlepoint: at nc = 1e10 the two
+# agree to 3e-12, at nc = 1e12 scipy's cdf at the mean is 0.57 (wrong)
+SCIPY_MAX_NC = 1e10
 
 
 @kernel
-def ncx2_df_supported(df):
-    """df = 1, df >= MIN_DIM_ABOVE_ONE, df = inf: what the kernels compute."""
-    return dim_supported(df) or df >= MIN_DIM_ABOVE_ONE
+def needs_scipy(x, df, nc):
+    """Where the kernels give NaN for the caller to ask scipy: a df outside the ball
+    integral (0 < df < MIN_DIM_ABOVE_ONE, df != 1) with nc <= SCIPY_MAX_NC and x <=
+    CORE_MAX_X (for a quantile, pass x = 0)."""
+    return (0.0 < df < MIN_DIM_ABOVE_ONE and not dim_supported(df) and nc <= SCIPY_MAX_NC
+            and x <= CORE_MAX_X)
 
 
 @kernel
@@ -40,12 +47,12 @@ LOG_2 = 0.69314718055994530942
 
 @kernel
 def ncx2_log_tail(x, df, nc, upper):
-    """log F_df(nc; x) (upper=False) or log(1 - F) (upper=True), df >= 1, nc >= 0.
+    """log F_df(nc; x) (upper=False) or log(1 - F) (upper=True), df > 0, nc >= 0.
 
-    NaN for NaN input, nc < 0 or df outside dim_supported (the caller maps those to
-    its convention).
+    NaN for NaN input, df <= 0, nc < 0 or where needs_scipy (the caller maps those
+    to its convention).
     """
-    if x != x or nc != nc or not ncx2_df_supported(df) or nc < 0.0:
+    if x != x or nc != nc or not df > 0.0 or nc < 0.0 or needs_scipy(x, df, nc):
         return math.nan
     if x <= 0.0:
         return 0.0 if upper else -math.inf
@@ -172,7 +179,8 @@ def ncx2_quantile(log_p, df, nc, upper):
     """x with log F_df(nc; x) = log_p (upper=False) or log(1 - F) = log_p: the ball's
     radius quantile squared, or, outside the core range (saddlepoint tails),
     bisection in log x between bounds that bracket every float64 quantile."""
-    if not ncx2_df_supported(df) or not nc >= 0.0 or nc == math.inf or not log_p < 0.0:
+    if not df > 0.0 or not nc >= 0.0 or nc == math.inf or not log_p < 0.0 \
+            or needs_scipy(0.0, df, nc):
         return math.nan
     if df == math.inf:
         return math.inf
@@ -250,7 +258,7 @@ def ncx2_log_pdf(x, df, nc):
     """log density of chi'^2_df(nc) at x, df >= 1, nc >= 0: the Poisson mixture for
     small nc (kernels/poisson.py), else dF/dx = (dP/drho) / (2 rho) with the ball's
     surface density (kernels/ball.py); NaN for bad parameters."""
-    if x != x or nc != nc or not ncx2_df_supported(df) or nc < 0.0:
+    if x != x or nc != nc or not df > 0.0 or nc < 0.0 or needs_scipy(x, df, nc):
         return math.nan
     if x < 0.0 or x == math.inf or nc == math.inf or df == math.inf:
         return -math.inf

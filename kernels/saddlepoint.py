@@ -66,6 +66,8 @@ def _saddlepoint(x, df, nc):
 def saddlepoint_log_tail(x, df, nc, upper):
     """log P(X <= x) (upper=False) or log P(X > x), X ~ chi'^2_df(nc), x > 0 finite."""
     u, log_u, delta, w, a, b, g = _saddlepoint(x, df, nc)
+    if u == math.inf:               # x ~ 1e308 >> df, nc: log P(X > x) = -x / 2 + o(x)
+        return -0.5 * x if upper else 0.0
     correction = (df * g - nc) / a / b / (a + b)                   # 1/v - 1/w < 0
     # the tail on the far side of the mean from x is the small one
     small_is_upper = w >= 0.0
@@ -87,6 +89,8 @@ def saddlepoint_log_pdf(x, df, nc):
     """log density of chi'^2_df(nc) at x > 0 (the saddlepoint density,
     exp(K(t) - t x) / sqrt(2 pi K''(t)), K'' = 2 u^2 (df + 2 nc u))."""
     u, log_u, delta, w, a, b, g = _saddlepoint(x, df, nc)
+    if u == math.inf:
+        return -0.5 * x
     log_k2 = (0.6931471805599453 + 2.0 * log_u
               + 2.0 * math.log(math.hypot(math.sqrt(df), math.sqrt(2.0 * nc) * math.sqrt(u))))
     value = -0.5 * w * w - 0.5 * (LOG_2PI + log_k2)

@@ -13,7 +13,7 @@ from idrs_fast import ncx2
 
 XS = np.array([1e-300, 1e-100, 1e-10, 0.5, 5, 1e4, 1e8, 1e12, 1e16, 3e18, 1e20, 1e50, 1e100,
                1e200, 1e300, 1.7e308])
-DFS = np.array([1, 1.5, 2, 3, 1e3, 1e6, 1e12, 1e13, 1e16, 1e18, 1e50, 1e100, 1e300])
+DFS = np.array([0.5, 1, 1.005, 1.5, 2, 3, 1e3, 1e6, 1e12, 1e13, 1e16, 1e18, 1e50, 1e100, 1e300])
 NCS = np.array([0, 1e-300, 1e-10, 1, 1e3, 1.1e3, 1e6, 1e16, 1e20, 1e100, 1e200, 1e300, 1.7e308])
 
 
@@ -102,3 +102,15 @@ def test_one_element_arrays_raise_no_numba_warning():
         warnings.simplefilter("error")
         assert idrs_fast.certified_radius([0.999], .25, .01, 3072).shape == (1,)
         assert ncx2.cdf([5.0], 3, 1.0).shape == (1,)
+
+
+@pytest.mark.parametrize("df", [0.5, 1.005])
+@pytest.mark.parametrize("nc", [1e12, 1e14])
+def test_fractional_df_at_large_nc_is_nearly_normal(df, nc):
+    """For 0 < df < 1.01 the values came from scipy, whose cdf at the mean is 0.57 at
+    nc = 1e12 and 0.65 at 1e14; the law is normal to within its skewness ~1.5/sqrt(nc)."""
+    from scipy.stats import norm
+    z = np.array([-5.0, -1.0, 0.0, 1.0, 5.0])
+    x = nc + df + z * np.sqrt(2 * df + 4 * nc)
+    np.testing.assert_allclose(ncx2.cdf(x, df, nc), norm.cdf(z), atol=1e-5)
+    np.testing.assert_allclose(ncx2.logsf(x, df, nc), norm.logsf(z), rtol=1e-4)
