@@ -15,9 +15,19 @@ from .logs import CertifyLog, model_fingerprint
 
 def run_settings(smooth, n0, n, alpha, seed, separate_pb=False):
     """The settings every result of certify_dataset depends on."""
-    return dict(model=model_fingerprint(smooth.base_classifier), rate=smooth.rate, n0=n0, n=n,
-                alpha=alpha, seed=seed, separate_pb=bool(separate_pb),
-                num_classes=smooth.num_classes)
+    return dict(model=model_fingerprint(smooth.base_classifier), sigma=_sigma_identity(smooth.sigma),
+                rate=smooth.rate, n0=n0, n=n, alpha=alpha, seed=seed,
+                separate_pb=bool(separate_pb), num_classes=smooth.num_classes)
+
+
+def _sigma_identity(sigma):
+    """A constant sigma's value, a provider's identity() (KnnSigma: its parameters and
+    a hash of its training points), else the callable's qualified name."""
+    if not callable(sigma):
+        return float(sigma)
+    if hasattr(sigma, "identity"):
+        return sigma.identity()
+    return getattr(sigma, "__qualname__", type(sigma).__qualname__)
 
 
 def certify_dataset(smooth, x, y, log, n0, n, alpha, batch_size=10_000, seed=0,

@@ -6,6 +6,7 @@ optionally capped at `cap` * sigma_b (Appendix A.5). Distances are computed in
 chunks with one matmul per chunk (|x|^2 + |t|^2 - 2 x.t), so memory stays
 O(chunk x train), on whatever device the training tensor lives.
 """
+import hashlib
 import math
 
 import torch
@@ -52,6 +53,12 @@ class KnnSigma:
                 raise ValueError(f"m = {m!r} must be a number, 'min' or 'mean'")
             m = float(own.min() if m == "min" else own.mean())
         self.m = float(m)
+
+    def identity(self):
+        """Everything sigma(x) depends on, for a log's settings line."""
+        digest = hashlib.sha256(self.train.detach().cpu().contiguous().numpy().tobytes())
+        return dict(kind="KnnSigma", sigma_b=self.sigma_b, rate=self.rate, k=self.k, m=self.m,
+                    cap=self.cap, train=digest.hexdigest()[:16])
 
     def __call__(self, x):
         x = torch.as_tensor(x, dtype=torch.float32, device=self.train.device).flatten(1)

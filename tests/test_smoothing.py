@@ -434,7 +434,7 @@ def test_pa_from_cohen_logs_never_exceeds_the_bound_behind_the_printed_radius(tm
 
 def test_a_log_is_bound_to_its_model_and_a_failed_run_leaves_nothing(tmp_path):
     """Resuming a half-finished log with another model mixed the two models' rows."""
-    from idrs_fast.pipeline import certify_dataset
+    from idrs_fast.pipeline import _sigma_identity, certify_dataset
     x, y = datasets.toy_2d(20, 10)[2:]
     path = tmp_path / "run.tsv"
 
@@ -448,6 +448,10 @@ def test_a_log_is_bound_to_its_model_and_a_failed_run_leaves_nothing(tmp_path):
         certify_dataset(Smooth(_small_model(1), 2, 0.5), x, y, path, 8, 100, 0.01)
     with pytest.raises(ValueError, match=r"settings differ: \['n'\]"):
         certify_dataset(Smooth(_small_model(0), 2, 0.5), x, y, path, 8, 200, 0.01)
+    with pytest.raises(ValueError, match=r"settings differ: \['sigma'\]"):
+        certify_dataset(Smooth(_small_model(0), 2, 0.4), x, y, path, 8, 100, 0.01)
+    train = np.asarray(x, np.float32)
+    assert _sigma_identity(KnnSigma(train, 0.5, 0.1, k=3)) != _sigma_identity(KnnSigma(train + 1, 0.5, 0.1, k=3))
     assert certify_dataset(Smooth(_small_model(0), 2, 0.5), x, y, path, 8, 100, 0.01) == 16
     with pytest.raises(ValueError, match="settings do not record this run"):
         certify_dataset(Smooth(_small_model(0), 2, 0.5), x, y, CertifyLog(tmp_path / "b.tsv", {}), 8, 100, 0.01)
