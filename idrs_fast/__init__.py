@@ -17,7 +17,7 @@ def _kernel_digest():
     if not kernels.is_dir():            # editable install: kernels/ beside idrs_fast/
         kernels = here.parent / "kernels"
     digest = hashlib.sha256()
-    for path in sorted(kernels.glob("*.py")) + sorted(here.glob("_backend*.py")):
+    for path in sorted(kernels.glob("*.py")) + [here / "_backend.py", here / "_launch.py"]:
         digest.update(path.read_bytes())
     return digest.hexdigest()[:16]
 

@@ -7,6 +7,8 @@ last column (index `classes`), so it can only lower the count of the top class."
 import numpy as np
 from numba import njit, prange
 
+from .kernels.counting import top_class
+
 
 @njit(parallel=True, cache=True, nogil=True)
 def _top_classes(scores, owner, flat_top):
@@ -14,15 +16,7 @@ def _top_classes(scores, owner, flat_top):
     + classes where a score of the row is not finite."""
     rows, classes = scores.shape
     for r in prange(rows):
-        best = 0
-        high = scores[r, 0]
-        finite = high - high == 0.0
-        for c in range(1, classes):
-            value = scores[r, c]
-            finite = finite and value - value == 0.0
-            if value > high:
-                best, high = c, value
-        flat_top[r] = owner[r] * (classes + 1) + (best if finite else classes)
+        flat_top[r] = owner[r] * (classes + 1) + top_class(scores, r)
 
 
 @njit(cache=True, nogil=True)

@@ -1,104 +1,33 @@
 """Gaussian noise on the CPU, drawn and added in one pass: out = x + sigma(x) * e.
 
-Counter-based, so every draw is a pure function of (input key, draw number): results
-do not depend on the batch size, on which inputs share a batch, on the number of
-threads or on where a killed run resumed (a CPU with FMA and one without may differ
-in a normal's last bit).
-
-- Bits: SplitMix64 (Steele, Lea & Flood, OOPSLA 2014): pair q of an input is made
-  from mix64(key + (q + 1) * GOLDEN), i.e. the q-th output of the SplitMix64 stream
-  seeded with `key`. Normal n of the input is half n % 2 (cosine, sine) of pair
-  n // 2, and coordinate j of sample t is normal t * D + j.
-- Normals: Box-Muller in float32, branch-free so that the compiler runs it 8 lanes
-  wide (AVX2): the radius sqrt(-2 log u) from 31 bits, the angle from 24 bits (22
-  for a first-quadrant angle, 2 sign flips), with polynomial log, sin and cos
-  (relative error < 3e-7). u >= 2^-32, so a pair's radius
-  never exceeds sqrt(64 log 2) = 6.66: this drops a probability of 2.3e-10 per pair
-  (2.7e-11 per coordinate beyond 6.66 sd); u is a float32, so near u = 1 (the
-  smallest radii) it moves in steps of 2^-24, a cdf error below 6e-8.
-- Noise for the GPU comes from torch's generators instead (smoothing.py).
+The normals are kernels/noise.py's counter-based stream, the same source as on the
+GPU (_cuda.py): every draw is a pure function of (input key, draw number), so
+results do not depend on the batch size, on which inputs share a batch, on the
+number of threads, on where a killed run resumed, or on the device (up to the FMA
+contraction that NVVM applies on a GPU, kernels/noise.py). Coordinate j of sample t
+is normal t * D + j of the input's stream.
 
 Independence is needed only within one input (its samples must be i.i.d. for the
 binomial bound); every (seed, input, stage) gets its own key (stream_keys).
 """
-import math
-
 import numpy as np
 from numba import njit, prange, uint64
 
-GOLDEN = 0x9E3779B97F4A7C15       # SplitMix64's increment
-MAX_RADIUS = math.sqrt(64.0 * math.log(2.0))    # sqrt(-2 log 2^-32)
+from .kernels.noise import GOLDEN, mix64, normal_pair, pair_bits
+
 CHUNKS = 64                       # rows are split into this many parallel chunks
 PIECE = 1024                      # pairs generated per vectorized pass
-# no zero-division checks, so the loops vectorize; of fastmath only the fusing of a
-# multiply and an add (FMA), which rounds the same in a vector lane and in a scalar
-# remainder (reassociation would not: tests/test_noise.py checks bit for bit)
-VECTOR = dict(error_model="numpy", fastmath={"contract"})
-
-_LN2 = np.float32(math.log(2.0))
-_SQRT2 = np.float32(math.sqrt(2.0))
-_INV_SQRT2 = np.float32(1.0 / math.sqrt(2.0))
-_HALF_PI = np.float32(0.5 * math.pi)
-_SIGN = np.int32(-2 ** 31)
-_SIN1, _SIN2, _SIN3 = np.float32(-1.6666654611e-1), np.float32(8.3321608736e-3), np.float32(-1.9515295891e-4)
-_COS1, _COS2, _COS3 = np.float32(4.166664568298827e-2), np.float32(-1.388731625493765e-3), np.float32(2.443315711809948e-5)
-
-
-@njit(inline="always")
-def mix64(z):
-    """SplitMix64's output function (a bijection of 64-bit words)."""
-    z = (z ^ (z >> uint64(30))) * uint64(0xBF58476D1CE4E5B9)
-    z = (z ^ (z >> uint64(27))) * uint64(0x94D049BB133111EB)
-    return z ^ (z >> uint64(31))
-
-
-@njit(inline="always", **VECTOR)
-def _log32(y):
-    """log y for a positive normal float32: exponent from the bits, mantissa m in
-    [sqrt(1/2), sqrt(2)) by log m = 2 atanh(s), s = (m - 1) / (m + 1), |s| < 0.172."""
-    bits = np.float32(y).view(np.int32)
-    exponent = np.float32(np.int32((bits >> 23) - 127))
-    m = np.int32((bits & 0x7FFFFF) | 0x3F800000).view(np.float32)
-    big = np.float32(np.int32(m > _SQRT2))
-    m = m * (np.float32(1.0) - np.float32(0.5) * big)
-    s = (m - np.float32(1.0)) / (m + np.float32(1.0))
-    s2 = s * s
-    series = np.float32(1.0) + s2 * (np.float32(1 / 3) + s2 * (
-        np.float32(1 / 5) + s2 * (np.float32(1 / 7) + s2 * np.float32(1 / 9))))
-    return (exponent + big) * _LN2 + np.float32(2.0) * s * series
-
-
-@njit(inline="always", **VECTOR)
-def _pair(low, high, scale):
-    """(scale R cos A, scale R sin A) from a 31-bit and a 24-bit integer: R^2 = -2 log u
-    with u = (low + 1/2) 2^-31; theta = (pi / 2) (high mod 2^22) 2^-22 in the first
-    quadrant, and bits 22, 23 of high flip the signs of cos and sin, which maps theta
-    to theta, pi - theta, pi + theta or 2 pi - theta: A is uniform on the circle.
-    cos theta, sin theta = (cos t -+ sin t) / sqrt 2 with t = theta - pi / 4,
-    |t| <= pi / 4, by Cephes' single-precision minimax polynomials."""
-    u = (np.float32(low) + np.float32(0.5)) * np.float32(2.0 ** -31)
-    radius = (scale * _INV_SQRT2) * np.sqrt(np.float32(-2.0) * _log32(u))
-    t = (np.float32(np.int32(high & 0x3FFFFF)) * np.float32(2.0 ** -22) - np.float32(0.5)) * _HALF_PI
-    t2 = t * t
-    sin_t = t + t * t2 * (_SIN1 + t2 * (_SIN2 + t2 * _SIN3))
-    cos_t = np.float32(1.0) - np.float32(0.5) * t2 + t2 * t2 * (_COS1 + t2 * (_COS2 + t2 * _COS3))
-    cosine = np.int32(np.float32(radius * (cos_t - sin_t)).view(np.int32) ^ ((high << 9) & _SIGN))
-    sine = np.int32(np.float32(radius * (cos_t + sin_t)).view(np.int32) ^ ((high << 8) & _SIGN))
-    return np.int32(cosine).view(np.float32), np.int32(sine).view(np.float32)
-
-
-@njit(inline="always")
-def _pair_bits(key, q):
-    """(31-bit, 24-bit) integers of pair q of the stream `key`: SplitMix64 output q + 1."""
-    word = mix64(key + uint64(q + 1) * uint64(GOLDEN))
-    return np.int32(word & uint64(0x7FFFFFFF)), np.int32(word >> uint64(40))
+# no zero-division checks, so the loops vectorize; no fastmath (no FMA contraction,
+# no reassociation): each float32 operation rounds on its own, in a vector lane, in
+# a scalar remainder and in the CUDA simulator alike (tests/test_noise.py, bit for bit)
+VECTOR = dict(error_model="numpy")
 
 
 @njit(inline="always", **VECTOR)
 def _pair_number(key, q, scale):
     """Pair q of the stream `key` as two normals."""
-    low, high = _pair_bits(key, q)
-    return _pair(low, high, scale)
+    low, high = pair_bits(key, q)
+    return normal_pair(low, high, scale)
 
 
 @njit(inline="always", **VECTOR)
@@ -114,10 +43,10 @@ def _stream_noise(flat, offset, key, begin, end, scale, low, high):
         count = min(low.size, (end - n) // 2)
         first = n // 2
         for k in range(count):
-            low[k], high[k] = _pair_bits(key, first + k)
+            low[k], high[k] = pair_bits(key, first + k)
         piece = flat[n + offset:n + offset + 2 * count]   # indices >= 0: no wraparound
         for k in range(count):          # 8 pairs at a time (AVX2)
-            cosine, sine = _pair(low[k], high[k], scale)
+            cosine, sine = normal_pair(low[k], high[k], scale)
             piece[2 * k] = cosine
             piece[2 * k + 1] = sine
         n += 2 * count

@@ -18,10 +18,13 @@ x > 1e17, df = inf) the kernels use the saddlepoint approximation
 import numpy as np
 import scipy.stats
 
-from . import _backend
 from ._checks import broadcast, finish
+from ._target import current, elementwise
 
 __all__ = ["pdf", "logpdf", "cdf", "sf", "logcdf", "logsf", "ppf", "isf"]
+
+ncx2_function = elementwise("x", "df", "nc")
+quantile_function = elementwise("q", "df", "nc")
 
 
 def _broadcast(x, df, nc):
@@ -29,94 +32,100 @@ def _broadcast(x, df, nc):
     return list(flat.values()), shape, scalar
 
 
-def _scipy_range(x, df, nc):
-    """0 < df < 1 and 1 < df < 1.01 with nc <= 1e10: outside the kernels (NaN there),
-    answered by scipy (kernels/ncx2.needs_scipy; above, the saddlepoint)."""
-    return _backend.needs_scipy(x, df, nc)
+def _with_scipy(out, at, df, nc, answer, x=None):
+    """out where the kernels leave the answer to scipy (0 < df < 1 and 1 < df < 1.01
+    with nc <= 1e10, kernels/ncx2.needs_scipy; above, the saddlepoint) replaced by
+    answer(scipy.stats.ncx2(df, nc), at) there (x: the point that decides where, default
+    `at`; NaN: nowhere). On a GPU only those elements travel to
+    the host and back."""
+    target = current()
+    small = target.run("needs_scipy", at if x is None else x, df, nc)
+    if bool(small.any()):
+        host = [target.to_host(a[small]) for a in (at, df, nc)]
+        with np.errstate(all="ignore"):     # scipy's internal overflows (values stay right)
+            out[small] = target.from_host(answer(scipy.stats.ncx2(host[1], host[2]), host[0]))
+    return out
 
 
 def _log_tail(x, df, nc, upper):
     (x, df, nc), shape, scalar = _broadcast(x, df, nc)
-    out = _backend.ncx2_log_tail(x, df, nc, upper)
-    small = _scipy_range(x, df, nc)
-    if small.any():
-        with np.errstate(all="ignore"):     # scipy's internal overflows (values stay right)
-            dist = scipy.stats.ncx2(df[small], nc[small])
-            out[small] = dist.logsf(x[small]) if upper else dist.logcdf(x[small])
+    out = current().run("ncx2_log_tail", x, df, nc, upper=upper)
+    out = _with_scipy(out, x, df, nc, lambda dist, v: dist.logsf(v) if upper else dist.logcdf(v))
     return out, shape, scalar
 
 
+def _logpdf(x, df, nc):
+    (x, df, nc), shape, scalar = _broadcast(x, df, nc)
+    out = current().run("ncx2_log_pdf", x, df, nc)
+    return finish(_with_scipy(out, x, df, nc, lambda dist, v: dist.logpdf(v)), shape, scalar)
+
+
+@ncx2_function
 def logpdf(x, df, nc):
     """log density; -inf below the support, as scipy. At x = 0 and x = inf the true
     limits (scipy gives 0 at x = 0 for every df and NaN at inf)."""
-    (x, df, nc), shape, scalar = _broadcast(x, df, nc)
-    out = _backend.ncx2_log_pdf(x, df, nc)
-    small = _scipy_range(x, df, nc)
-    if small.any():
-        with np.errstate(all="ignore"):
-            out[small] = scipy.stats.ncx2(df[small], nc[small]).logpdf(x[small])
-    return finish(out, shape, scalar)
+    return _logpdf(x, df, nc)
 
 
+@ncx2_function
 def pdf(x, df, nc):
     """Probability density."""
-    return np.exp(logpdf(x, df, nc))
+    return current().xp.exp(_logpdf(x, df, nc))
 
 
+@ncx2_function
 def logcdf(x, df, nc):
     """log P(X <= x)."""
     return finish(*_log_tail(x, df, nc, False))
 
 
+@ncx2_function
 def logsf(x, df, nc):
     """log P(X > x)."""
     return finish(*_log_tail(x, df, nc, True))
 
 
+@ncx2_function
 def cdf(x, df, nc):
     """P(X <= x)."""
     out, shape, scalar = _log_tail(x, df, nc, False)
-    return finish(np.exp(out), shape, scalar)
+    return finish(current().xp.exp(out), shape, scalar)
 
 
+@ncx2_function
 def sf(x, df, nc):
     """P(X > x)."""
     out, shape, scalar = _log_tail(x, df, nc, True)
-    return finish(np.exp(out), shape, scalar)
+    return finish(current().xp.exp(out), shape, scalar)
 
 
 def _quantile(p, df, nc, upper):
     """Quantile of the lower (upper=False) or upper tail probability p."""
+    xp = current().xp
     (p, df, nc), shape, scalar = _broadcast(p, df, nc)
-    valid = (df > 0.0) & (nc >= 0.0) & np.isfinite(nc) & (p > 0.0) & (p < 1.0)
+    valid = (df > 0.0) & (nc >= 0.0) & xp.isfinite(nc) & (p > 0.0) & (p < 1.0)
     # the smaller tail carries the digits: ppf(q > 1/2) = isf(1 - q), exact in float64
     flip = valid & (p > 0.5)
-    use_upper = np.where(flip, not upper, upper)
-    tail = np.where(flip, 1.0 - p, p)
+    use_upper = flip != upper
     with np.errstate(divide="ignore", invalid="ignore"):
-        log_p = np.log(tail)
-    out = np.full(p.shape, np.nan)
-    for side in (False, True):
-        pick = valid & (use_upper == side)
-        if pick.any():
-            out[pick] = _backend.ncx2_quantile(log_p[pick], df[pick], nc[pick], side)
+        log_p = xp.log(xp.where(flip, 1.0 - p, xp.where(valid, p, 0.5)))
+    out = current().run("ncx2_quantile", log_p, df, nc, use_upper)
     ok_params = (df > 0.0) & (nc >= 0.0)
     low_end, high_end = (p == 1.0, p == 0.0) if upper else (p == 0.0, p == 1.0)
-    out[ok_params & low_end] = 0.0
-    out[ok_params & high_end] = np.inf
-    small = valid & _scipy_range(np.zeros_like(p), df, nc)
-    if small.any():
-        with np.errstate(all="ignore"):
-            dist = scipy.stats.ncx2(df[small], nc[small])
-            out[small] = dist.isf(p[small]) if upper else dist.ppf(p[small])
+    out = xp.where(valid, out, xp.where(ok_params & low_end, 0.0,
+                                        xp.where(ok_params & high_end, np.inf, np.nan)))
+    out = _with_scipy(out, p, df, nc, lambda dist, v: dist.isf(v) if upper else dist.ppf(v),
+                      x=xp.where(valid, 0.0, np.nan))
     return finish(out, shape, scalar)
 
 
+@quantile_function
 def ppf(q, df, nc):
     """Quantile: the x with cdf(x) = q."""
     return _quantile(q, df, nc, False)
 
 
+@quantile_function
 def isf(q, df, nc):
     """Inverse survival function: the x with sf(x) = q."""
     return _quantile(q, df, nc, True)

@@ -1,13 +1,13 @@
 """Monte-Carlo smoothing of a PyTorch classifier (Cohen et al.'s `Smooth`, with an
 input-dependent sigma and whole batches of inputs per forward pass).
 
-Noise is a deterministic function of (seed, input index, stage, sample): on the CPU
-from the counter-based generator of _noise.py, drawn and added in one pass; on other
-devices from one torch generator per (seed, input index, stage) in fixed blocks of
-BLOCK samples; each (seed, input index, stage) has its own stream key
-(_noise.stream_keys). So results do not depend on the batch size or on which inputs share a
-batch, and a resumed run draws exactly what an uninterrupted one would (for a given
-device type). Counts stay on the device.
+Noise is a deterministic function of (seed, input index, stage, sample, coordinate):
+the counter-based generator of kernels/noise.py, drawn and added in one pass, by
+_noise.py on the CPU and by _cuda.py straight into the torch batch on a GPU, from the
+same source and to the same bits; each (seed, input index, stage) has its own stream
+key (_noise.stream_keys). So results do not depend on the batch size, on which inputs
+share a batch or on the device, and a resumed run draws exactly what an
+uninterrupted one would, on either device. Votes are counted where the scores are.
 """
 import ctypes
 import functools
@@ -21,7 +21,6 @@ from ._counting import count_top_classes
 from ._noise import add_noise, stream_keys
 from .radius import certified_radius, cohen_radius
 
-BLOCK = 1024         # noise samples per torch generator call (GPU)
 ABSTAIN = -1
 M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3          # glibc's mallopt parameters
 MMAP_THRESHOLD = 32 << 20                           # the largest glibc accepts
@@ -138,7 +137,8 @@ class Smooth:
                     retain_freed_memory()
                 self._cpu_counts(x, sigma.cpu(), num, keys, batch_size, counts)
             else:
-                self._device_counts(x.to(self.device), sigma, num, keys, batch_size, counts)
+                self._device_counts(x.to(self.device), sigma.to(self.device), num, keys,
+                                    batch_size, counts)
         counts = counts.view(x.shape[0], width)
         return counts[:, :-1], counts[:, -1]
 
@@ -169,35 +169,21 @@ class Smooth:
             count_top_classes(scores.contiguous().numpy(), owner[:rows], counts.numpy(), flat_top)
 
     def _device_counts(self, x, sigma, num, keys, batch_size, counts):
-        """counts() on a GPU: torch's generator per input (seeded with its stream
-        key), in blocks of BLOCK draws packed into forward batches."""
-        generators = []
-        for key in keys:
-            g = torch.Generator(device=self.device)
-            g.manual_seed(int(key))
-            generators.append(g)
-        blocks = [(i, min(BLOCK, num - start)) for i in range(x.shape[0])
-                  for start in range(0, num, BLOCK)]
-        flat_x = x.reshape(x.shape[0], -1)
-        capacity = max(batch_size, BLOCK)
-        noise = torch.empty((capacity, flat_x.shape[1]), device=self.device)
-        owner = torch.empty(capacity, dtype=torch.long, device=self.device)
-        width = self.num_classes + 1
-        position = 0
-        while position < len(blocks):
-            total = 0
-            while position < len(blocks) and (total == 0 or total + blocks[position][1] <= batch_size):
-                i, size = blocks[position]
-                torch.randn((size, flat_x.shape[1]), generator=generators[i],
-                            out=noise[total:total + size])
-                owner[total:total + size] = i
-                total += size
-                position += 1
-            who = owner[:total]
-            noisy = torch.addcmul(flat_x[who], sigma[who, None], noise[:total])
-            scores = self._scores(noisy, x.shape[1:])
-            top = torch.where(torch.isfinite(scores).all(1), scores.argmax(1), self.num_classes)
-            counts += torch.bincount(who * width + top, minlength=counts.numel())
+        """counts() on a GPU: as _cpu_counts, with _cuda.add_noise writing each forward
+        batch and _cuda.count_top_classes tallying its votes, on torch's current stream."""
+        from . import _cuda
+        flat_x = x.reshape(x.shape[0], -1).to(torch.float32).contiguous()
+        scale = sigma.to(torch.float32).contiguous()
+        stream_keys_ = torch.from_numpy(np.ascontiguousarray(keys, dtype=np.uint64)).to(x.device)
+        total = x.shape[0] * num
+        noisy = torch.empty((min(batch_size, total), flat_x.shape[1]), device=x.device)
+        for first in range(0, total, batch_size):
+            rows = min(batch_size, total - first)
+            _cuda.add_noise(noisy[:rows], flat_x, scale, stream_keys_, num, first)
+            scores = self._scores(noisy[:rows], x.shape[1:])
+            if scores.dtype not in (torch.float32, torch.float64):
+                scores = scores.float()
+            _cuda.count_top_classes(scores.contiguous(), counts, num, first)
 
     def _stage_counts(self, x, sigma, num, seed, index, stage, batch_size):
         """counts() for one stage of CERTIFY / PREDICT; ValueError where most samples

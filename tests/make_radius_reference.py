@@ -56,8 +56,9 @@ def _xi_bound(radius, s0, rate, sigma_t, dim, p_b, greater, want_upper_bound):
     from idrs_fast import _backend
     s1, gap, d0, d1 = _geometry(radius, s0, rate, sigma_t, greater)
     upper_tail = not greater
-    m0 = float(_backend.ball_margin_quantile_array(
-        np.array([float(d0)]), np.array([float(mp.log(p_b))]), np.array([float(dim)]), upper_tail)[0])
+    m0 = float(_backend.run(
+        "ball_margin_quantile", np.array([float(d0)]), np.array([float(mp.log(p_b))]),
+        np.array([float(dim)]), upper=upper_tail)[0])
     # xi increases with m0 on the ball side and decreases on the outside side;
     # the mass at x0 increases with m0 for the lower tail, decreases for the upper
     need_larger_m0 = (want_upper_bound == greater)

@@ -83,7 +83,7 @@ def test_df_just_above_one_comes_from_scipy(df):
     w = 0 beyond the quadrature's reach); the facade returns scipy's values, which
     agree with mpmath here."""
     x, nc = np.array([2900.0, 3100.0, 3700.0]), np.full(3, 3283.8)
-    assert np.all(np.isnan(_backend.ncx2_log_tail(x, np.full(3, df), nc, False)))
+    assert np.all(np.isnan(_backend.run("ncx2_log_tail", x, np.full(3, df), nc, upper=False)))
     np.testing.assert_array_equal(ncx2.logcdf(x, df, nc), scipy.stats.ncx2.logcdf(x, df, nc))
     np.testing.assert_array_equal(ncx2.isf(1e-3, df, nc), scipy.stats.ncx2.isf(1e-3, df, nc))
 
@@ -138,7 +138,7 @@ def test_work_is_bounded_and_flat_in_lambda(dim):
     margin = (x - lam) / (np.sqrt(x) + d)
     series = (lam <= POISSON_MAX_NC) & (dim > 1)
     for upper in (False, True):
-        log_p, work = _backend.ball_log_mass_array(d, margin, np.full_like(d, dim), upper)
+        log_p, work = _backend.run("ball_log_mass", d, margin, np.full_like(d, dim), upper=upper)
         assert np.all(np.isfinite(log_p) | (log_p == -np.inf))
         assert np.all(work[series] <= 20 * (10 + np.sqrt(lam[series])))
         assert work[~series].max() <= 450

@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from idrs_fast._noise import MAX_RADIUS, _log32, _pair, add_noise, stream_keys
+from idrs_fast._noise import add_noise, stream_keys
+from idrs_fast.kernels.noise import MAX_RADIUS, log32, normal_pair
 
 
 def draws(rows, size, seed=0, inputs=1, x=None, sigma=None):
@@ -55,11 +56,11 @@ def test_float32_log_sin_cos_match_numpy():
     rng = np.random.default_rng(0)
     y = np.concatenate([rng.uniform(size=10_000), 2.0 ** -rng.uniform(0, 32, 10_000)]).astype(np.float32)
     exact = np.log(y.astype(np.float64))
-    ours = np.array([_log32(v) for v in y], dtype=np.float64)
+    ours = np.array([log32(v) for v in y], dtype=np.float64)
     assert np.all(np.abs(ours - exact) <= 3e-7 * np.maximum(np.abs(exact), 1e-7) + 1e-30)
     low = rng.integers(0, 2**31, 5000).astype(np.int32)
     high = rng.integers(0, 2**24, 5000).astype(np.int32)
-    pairs = np.array([_pair(a, b, np.float32(1.0)) for a, b in zip(low, high)], dtype=np.float64)
+    pairs = np.array([normal_pair(a, b, np.float32(1.0)) for a, b in zip(low, high)], dtype=np.float64)
     # u = (low + 1/2) 2^-31 as the float32 the generator forms (its rounding near 1 is
     # the generator's quantization of the smallest radii, not an error of log)
     u = ((low.astype(np.float32) + np.float32(0.5)) * np.float32(2.0**-31)).astype(np.float64)
