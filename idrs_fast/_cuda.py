@@ -13,7 +13,7 @@ from numba import cuda as numba_cuda
 from numba.core import types
 
 from ._checks import as_float_array
-from ._launch import KERNELS, define_launcher, output_specs, scalar_values
+from ._launch import balance_keys, define_launcher, output_specs, scalar_values
 from .kernels._jit import mul32
 from .kernels.counting import top_class
 from .kernels.noise import normal
@@ -210,16 +210,16 @@ class Cuda:
 
     def run(self, name, *arrays, **scalars):
         """Launch kernel `name` over the flat equal-length `arrays` (see _backend.run).
-        Kernels with a `balance` argument get their elements sorted by it first, so
-        that the threads of a warp do similar work, and the results put back."""
-        spec = KERNELS[name]
+        Kernels with `balance` keys get their elements sorted by them first, so that
+        the threads of a warp do similar work, and the results put back."""
         size = arrays[0].shape[0]
         outputs = [self.xp.empty(size, dtype) for _, dtype in output_specs(name)]
         if size == 0:
             return outputs[0] if len(outputs) == 1 else tuple(outputs)
         order = None
-        if spec.balance is not None and size > 1:
-            order = self.xp.argsort(arrays[spec.arrays.index(spec.balance)], kind="stable")
+        keys = balance_keys(name, arrays)
+        if keys and size > 1:
+            order = self.xp.lexsort(self.xp.stack(keys))
             arrays = [a[order] for a in arrays]
         blocks, threads = grid(self.cuda, size)
         device_arrays = [self._device_array(a) for a in list(arrays) + outputs]

@@ -17,8 +17,14 @@ class Kernel(NamedTuple):
     scalars: tuple = ()                # inputs shared by all elements
     outputs: tuple = (("out", "float64"),)   # (name, dtype); name None: discarded
     constants: tuple = ()              # literal arguments appended to the call
-    balance: str = None                # on a GPU, sort the elements by this first
+    balance: tuple = ()                # on a GPU, sort the elements by these first
 
+
+# what a radius search's cost depends on, primary key last (np.lexsort): sorted so, the
+# 32 threads of a warp run similar searches (benchmarks/bench_gpu.py's model from CPU
+# costs on Cohen's CIFAR-10 logs: 75% of a warp's time is useful in log order, 89%
+# sorted, 98% at best; by pA alone 80%)
+RADIUS_COST = ("log_qa", "s0", "rate", "dim")
 
 KERNELS = {
     "ncx2_log_tail": Kernel(ncx2.ncx2_log_tail, ("x", "df", "nc"), ("upper",)),
@@ -33,10 +39,10 @@ KERNELS = {
     "cohen_radius": Kernel(radius.cohen_radius, ("log_qa", "log_pb", "sigma")),
     "certified_radius": Kernel(radius.certified_radius,
                                ("log_qa", "log_pb", "s0", "rate", "sigma_t", "dim"), ("rel_tol",),
-                               balance="log_qa"),
+                               balance=RADIUS_COST),
     "certified_radius_grid": Kernel(radius.certified_radius_grid,
                                     ("log_qa", "log_pb", "s0", "rate", "sigma_t", "dim"), ("step",),
-                                    balance="log_qa"),
+                                    balance=RADIUS_COST),
 }
 
 SCALAR_TYPES = {"upper": bool, "rel_tol": float, "step": float}
@@ -80,3 +86,10 @@ def scalar_values(name, scalars):
     if set(scalars) != set(spec.scalars):
         raise TypeError(f"{name} takes the scalars {spec.scalars}, got {tuple(scalars)}")
     return [SCALAR_TYPES[key](scalars[key]) for key in spec.scalars]
+
+
+def balance_keys(name, arrays):
+    """The arrays kernel `name`'s elements are sorted by before a GPU launch (np.lexsort
+    order: primary key last); empty when the kernel's cost does not vary much."""
+    spec = KERNELS[name]
+    return [arrays[spec.arrays.index(key)] for key in spec.balance]

@@ -91,16 +91,7 @@ class Constant(torch.nn.Module):
         return out
 
 
-@pytest.fixture(params=["cpu", "torch"])
-def noise_path(request, monkeypatch):
-    """Run Smooth on the CPU's fused noise, or on the torch-generator path that
-    non-CPU devices take (exercised here on the CPU)."""
-    if request.param == "torch":
-        monkeypatch.setattr(Smooth, "_cpu_counts", Smooth._device_counts)
-    return request.param
-
-
-def test_certify_constant_classifier_gives_the_closed_form(noise_path):
+def test_certify_constant_classifier_gives_the_closed_form():
     """n hits of n: pA = alpha^(1/n), radius = sigma Phi^-1(pA) (rate 0)."""
     smooth = Smooth(Constant(3, 2), 3, 0.5)
     result = smooth.certify(torch.zeros(4, 5), 10, 1000, 0.001)
@@ -115,7 +106,7 @@ def _small_model(seed=0):
     return torch.nn.Sequential(torch.nn.Linear(2, 16), torch.nn.ReLU(), torch.nn.Linear(16, 2))
 
 
-def test_certify_is_deterministic_and_independent_of_batching(noise_path):
+def test_certify_is_deterministic_and_independent_of_batching():
     x = torch.tensor(datasets.toy_2d(20, 10)[2][:12])
     smooth = Smooth(_small_model(), 2, 0.5)
     a = smooth.certify(x, 32, 700, 0.01, batch_size=10_000, seed=3)
@@ -128,7 +119,7 @@ def test_certify_is_deterministic_and_independent_of_batching(noise_path):
     assert not np.array_equal(a["pA"], d["pA"])
 
 
-def test_noise_is_standard_normal_and_scaled_per_input(noise_path):
+def test_noise_is_standard_normal_and_scaled_per_input():
     """The classifier sees x + sigma(x) e: with f = 1[first coordinate > 0] at x = 0
     the counts are a fair coin; at x = (sigma, 0) they match Phi(1)."""
     class Sign(Constant):
@@ -233,7 +224,7 @@ class PartlyBroken(Constant):
         return out
 
 
-def test_a_model_with_non_finite_scores_is_not_certified(noise_path):
+def test_a_model_with_non_finite_scores_is_not_certified():
     """NaN used to be counted as class 0 and certified with the largest radius."""
     with pytest.raises(ValueError, match="NaN or inf scores for 10 of 10 samples of input 0"):
         Smooth(_nan_model(), 3, 0.5).certify(torch.randn(3, 4), 10, 1000, 0.001)
@@ -242,7 +233,7 @@ def test_a_model_with_non_finite_scores_is_not_certified(noise_path):
 
 
 @pytest.mark.parametrize("value", [float("nan"), float("inf"), -float("inf")])
-def test_non_finite_samples_vote_for_no_class(noise_path, value):
+def test_non_finite_samples_vote_for_no_class(value):
     """A NaN / inf score for a sample only lowers pA: with scores broken where
     z0 > sigma (probability 1 - Phi(1) = 0.159 at x = 0), about 84 % of the samples
     vote for the class, and the pA bound follows their count, not n."""
