@@ -151,7 +151,7 @@ def gpu_noise_bits(rng):
     add_noise(cpu, np.empty(cpu.shape[0], np.int64), x, sigma, keys, samples, 0)
     out = torch.empty(cpu.shape, device="cuda")
     _cuda.add_noise(out, torch.from_numpy(x).cuda(), torch.from_numpy(sigma).cuda(),
-                    torch.from_numpy(keys).cuda(), samples, 0)
+                    torch.from_numpy(keys.view(np.int64)).cuda(), samples, 0)
     gpu = out.cpu().numpy()
     ulps = np.abs(gpu.view(np.int32).astype(np.int64) - cpu.view(np.int32).astype(np.int64))
     return dict(values=int(cpu.size), differing=int(np.count_nonzero(ulps)), max_ulps=int(ulps.max()))

@@ -14,17 +14,29 @@ from numba.core import types
 
 from ._checks import as_float_array
 from ._launch import balance_keys, define_launcher, output_specs, scalar_values
-from .kernels._jit import mul32
+from .kernels._jit import VECTOR_KERNELS, bits_float, float_bits, mul32
 from .kernels.counting import top_class
 from .kernels.noise import normal
 
-try:                                    # numba-cuda: mul32 as PTX mul.rn (never an FMA)
+try:                # numba-cuda: the CUDA forms of kernels/_jit's target-specific helpers
     from numba.cuda import libdevice
     from numba.cuda.extending import overload as _cuda_overload
 
     @_cuda_overload(mul32, target="cuda")
     def _mul32_cuda(a, b):
-        return lambda a, b: libdevice.fmul_rn(a, b)
+        return lambda a, b: libdevice.fmul_rn(a, b)      # PTX mul.rn: never an FMA
+
+    @_cuda_overload(float_bits, target="cuda")
+    def _float_bits_cuda(y):
+        return lambda y: libdevice.float_as_int(y)
+
+    @_cuda_overload(bits_float, target="cuda")
+    def _bits_float_cuda(i):
+        return lambda i: libdevice.int_as_float(i)
+
+    for _function in VECTOR_KERNELS:
+        _cuda_overload(_function, target="cuda", strict=False)(
+            lambda *args, _function=_function: _function)
 except ImportError:                     # numba's own deprecated numba.cuda: simulator only
     pass
 
@@ -100,7 +112,7 @@ _F4, _F8 = types.float32[:, ::1], types.float64[:, ::1]
 #: the Monte-Carlo kernels and the signatures they are launched with (also what the
 #: PTX gate of tests/ compiles)
 DEVICE_KERNELS = {
-    "noisy_rows": (noisy_rows, (_F4, _F4, types.float32[::1], types.uint64[::1],
+    "noisy_rows": (noisy_rows, (_F4, _F4, types.float32[::1], types.int64[::1],
                                 types.int64, types.int64)),
     "tally_votes_f4": (tally_votes, (_F4, types.int64[::1], types.int64, types.int64)),
     "tally_votes_f8": (tally_votes, (_F8, types.int64[::1], types.int64, types.int64)),
@@ -132,7 +144,8 @@ def _view(tensor):
 
 def add_noise(out, x, sigma, keys, samples, first):
     """noisy_rows on torch tensors of one GPU, on torch's current stream: out (rows, D)
-    float32, x (inputs, D) float32, sigma (inputs,) float32, keys (inputs,) uint64."""
+    float32, x (inputs, D) float32, sigma (inputs,) float32, keys (inputs,) int64 (the
+    bits of the uint64 stream keys: torch's CUDA interop takes int64 everywhere)."""
     cuda, _ = modules()
     rows, size = out.shape
     blocks, threads = grid(cuda, rows * size)

@@ -174,7 +174,7 @@ class Smooth:
         from . import _cuda
         flat_x = x.reshape(x.shape[0], -1).to(torch.float32).contiguous()
         scale = sigma.to(torch.float32).contiguous()
-        stream_keys_ = torch.from_numpy(np.ascontiguousarray(keys, dtype=np.uint64)).to(x.device)
+        stream_keys_ = torch.from_numpy(np.ascontiguousarray(keys, dtype=np.uint64).view(np.int64)).to(x.device)
         total = x.shape[0] * num
         noisy = torch.empty((min(batch_size, total), flat_x.shape[1]), device=x.device)
         for first in range(0, total, batch_size):

@@ -1,13 +1,27 @@
-"""The one decorator every kernel uses, and the one arithmetic helper that differs
-between targets.
+"""The decorators every kernel uses, and the few helpers whose code differs between
+targets (each a plain Python function with a CPU overload here and a CUDA overload in
+idrs_fast/_cuda.py).
 
 ``register_jitable`` leaves a function callable as plain Python, compiles it inline
 when called from an ``njit`` function, and makes it a device function when called
 from a ``numba.cuda.jit`` kernel (also under ``NUMBA_ENABLE_CUDASIM=1``).
 """
+import numpy as np
 from numba.extending import overload, register_jitable
 
 kernel = register_jitable
+#: kernels for the CPU's vectorized loops, registered by vector_kernel; _cuda.py
+#: registers their CUDA form (numba-cuda's IR inliner fails on them)
+VECTOR_KERNELS = []
+
+
+def vector_kernel(function):
+    """A kernel that the CPU build inlines at its call sites already in Numba's IR, so
+    that the loops over it vectorize (kernels/noise.py: 8 float32 lanes with AVX2;
+    called through LLVM it ran 2x slower); CUDA compiles it as a device function."""
+    overload(function, target="cpu", inline="always", strict=False)(lambda *args: function)
+    VECTOR_KERNELS.append(function)
+    return function
 
 
 def mul32(a, b):
@@ -19,9 +33,29 @@ def mul32(a, b):
     return a * b
 
 
-@overload(mul32, target="cpu")
+@overload(mul32, target="cpu", inline="always")
 def _mul32_cpu(a, b):
     return lambda a, b: a * b
 
 
-__all__ = ["kernel", "mul32"]
+def float_bits(y):
+    """The bits of a float32 as an int32 (CUDA: libdevice's float_as_int)."""
+    return np.float32(y).view(np.int32)
+
+
+def bits_float(i):
+    """The float32 whose bits are the int32 i (CUDA: libdevice's int_as_float)."""
+    return np.int32(i).view(np.float32)
+
+
+@overload(float_bits, target="cpu", inline="always")
+def _float_bits_cpu(y):
+    return lambda y: np.float32(y).view(np.int32)
+
+
+@overload(bits_float, target="cpu", inline="always")
+def _bits_float_cpu(i):
+    return lambda i: np.int32(i).view(np.float32)
+
+
+__all__ = ["kernel", "vector_kernel", "mul32", "float_bits", "bits_float"]

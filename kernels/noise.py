@@ -11,8 +11,9 @@ CUDA (idrs_fast/_cuda.py): normal n of a stream is a pure function of (key, n).
   of 2.3e-10 per pair is dropped (2.7e-11 per coordinate beyond 6.66 sd); u is a
   float32, so near u = 1 (the smallest radii) it moves in steps of 2^-24, a cdf
   error below 6e-8.
-- Only IEEE float32 operations (+, -, *, /, sqrt, int -> float conversions), no bit
-  casts, every product through _jit.mul32 (never fused into an FMA, on CUDA either):
+- Only IEEE float32 operations (+, -, *, /, sqrt, int -> float conversions) and exact
+  bit manipulation (_jit.float_bits / bits_float: exponent, mantissa and sign), every
+  product through _jit.mul32 (never fused into an FMA, on CUDA either):
   each operation rounds on its own, so the CPU, a GPU and the CUDA simulator draw the
   same bits (tests/ptx_gate.py checks the PTX has no FMA and no contractible mul).
 """
@@ -20,7 +21,7 @@ import math
 
 from numba import float32, int32, uint64
 
-from ._jit import kernel, mul32
+from ._jit import bits_float, float_bits, kernel, mul32, vector_kernel
 
 GOLDEN = 0x9E3779B97F4A7C15       # SplitMix64's increment
 MAX_RADIUS = math.sqrt(64.0 * math.log(2.0))    # sqrt(-2 log 2^-32)
@@ -30,18 +31,14 @@ _LN2 = float32(math.log(2.0))
 _SQRT2 = float32(math.sqrt(2.0))
 _INV_SQRT2 = float32(1.0 / math.sqrt(2.0))
 _HALF_PI = float32(0.5 * math.pi)
-_SHIFTS = ((float32(16.0), float32(2.0 ** -16), float32(2.0 ** 16 - 1.0)),
-           (float32(8.0), float32(2.0 ** -8), float32(2.0 ** 8 - 1.0)),
-           (float32(4.0), float32(2.0 ** -4), float32(2.0 ** 4 - 1.0)),
-           (float32(2.0), float32(2.0 ** -2), float32(2.0 ** 2 - 1.0)),
-           (float32(1.0), float32(2.0 ** -1), float32(2.0 ** 1 - 1.0)))
 _THIRD, _FIFTH, _SEVENTH, _NINTH = float32(1 / 3), float32(1 / 5), float32(1 / 7), float32(1 / 9)
 _SIN1, _SIN2, _SIN3 = float32(-1.6666654611e-1), float32(8.3321608736e-3), float32(-1.9515295891e-4)
 _COS1, _COS2, _COS3 = float32(4.166664568298827e-2), float32(-1.388731625493765e-3), float32(2.443315711809948e-5)
 _2_POW_M31, _2_POW_M22 = float32(2.0 ** -31), float32(2.0 ** -22)
+_SIGN = int32(-2 ** 31)
 
 
-@kernel
+@vector_kernel
 def mix64(z):
     """SplitMix64's output function (a bijection of 64-bit words)."""
     z = (z ^ (z >> uint64(30))) * uint64(0xBF58476D1CE4E5B9)
@@ -49,24 +46,21 @@ def mix64(z):
     return z ^ (z >> uint64(31))
 
 
-@kernel
+@vector_kernel
 def pair_bits(key, q):
     """(31-bit, 24-bit) integers of pair q of the stream `key`: SplitMix64 output q + 1."""
     word = mix64(uint64(key) + uint64(q + 1) * uint64(GOLDEN))
     return int32(word & uint64(0x7FFFFFFF)), int32(word >> uint64(40))
 
 
-@kernel
+@vector_kernel
 def log32(u):
-    """log u for a float32 u in [2^-32, 1]: u scaled into [1/2, 1) by exact powers of
-    two (5 compare-and-scale steps), m = 2u in [1, 2) halved above sqrt(2), then
-    log m = 2 atanh(s), s = (m - 1) / (m + 1), |s| < 0.172."""
-    exponent = float32(-1.0)
-    for shift, below, factor in _SHIFTS:
-        small = float32(u < below)
-        u = mul32(u, _ONE + mul32(small, factor))
-        exponent = exponent - mul32(shift, small)
-    m = mul32(_TWO, u)
+    """log u for a positive normal float32: exponent and mantissa m in [sqrt(1/2),
+    sqrt(2)) from the bits (exact), then log m = 2 atanh(s), s = (m - 1) / (m + 1),
+    |s| < 0.172."""
+    bits = float_bits(u)
+    exponent = float32(int32((bits >> 23) - 127))
+    m = bits_float(int32((bits & 0x7FFFFF) | 0x3F800000))
     big = float32(m > _SQRT2)
     m = mul32(m, _ONE - mul32(_HALF, big))
     s = (m - _ONE) / (m + _ONE)
@@ -75,7 +69,7 @@ def log32(u):
     return mul32(exponent + big, _LN2) + mul32(mul32(_TWO, s), series)
 
 
-@kernel
+@vector_kernel
 def normal_pair(low, high, scale):
     """(scale R cos A, scale R sin A) from a 31-bit and a 24-bit integer: R^2 = -2 log u
     with u = (low + 1/2) 2^-31; theta = (pi / 2) (high mod 2^22) 2^-22 in the first
@@ -89,9 +83,9 @@ def normal_pair(low, high, scale):
     t2 = mul32(t, t)
     sin_t = t + mul32(mul32(t, t2), _SIN1 + mul32(t2, _SIN2 + mul32(t2, _SIN3)))
     cos_t = _ONE - mul32(_HALF, t2) + mul32(mul32(t2, t2), _COS1 + mul32(t2, _COS2 + mul32(t2, _COS3)))
-    cos_sign = _ONE - mul32(_TWO, float32(int32((high >> 22) & 1)))
-    sin_sign = _ONE - mul32(_TWO, float32(int32((high >> 23) & 1)))
-    return mul32(cos_sign, mul32(radius, cos_t - sin_t)), mul32(sin_sign, mul32(radius, cos_t + sin_t))
+    cosine = bits_float(int32(float_bits(mul32(radius, cos_t - sin_t)) ^ ((high << 9) & _SIGN)))
+    sine = bits_float(int32(float_bits(mul32(radius, cos_t + sin_t)) ^ ((high << 8) & _SIGN)))
+    return cosine, sine
 
 
 @kernel

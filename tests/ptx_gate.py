@@ -1,7 +1,7 @@
 """Compile launchers of idrs_fast's kernel table (and the noise and counting kernels) to
 PTX for sm_90 on a machine without a GPU: python tests/ptx_gate.py NAME... prints one
-JSON line per kernel {name, seconds, bytes, fma32, contractible_mul32} (fused and
-fusible float32 products). numba-cuda asks the current device
+JSON line per kernel {name, seconds, bytes, fma32, contractible_mul32, inexact32}
+(fused and fusible float32 products; approximate or flush-to-zero float32 ops). numba-cuda asks the current device
 for its compute capability once a kernel calls device functions; the stand-in below
 answers (9, 0) and lives only here (private API: adjust when numba-cuda changes)."""
 import json
@@ -41,7 +41,8 @@ def compile_one(name):
     with mock.patch("numba.cuda.dispatcher.get_current_device", lambda: StandInDevice()):
         ptx, _ = cuda.compile_ptx(function, sig, cc=CC)
     return dict(name=name, seconds=time.perf_counter() - start, bytes=len(ptx),
-                fma32=ptx.count("fma.rn.f32"), contractible_mul32=ptx.count("mul.f32"))
+                fma32=ptx.count("fma.rn.f32"), contractible_mul32=ptx.count("mul.f32"),
+                inexact32=sum(ptx.count(op) for op in (".approx.f32", ".approx.ftz.f32", ".ftz.f32")))
 
 
 if __name__ == "__main__":

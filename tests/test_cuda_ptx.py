@@ -1,8 +1,8 @@
 """PTX gate: every launcher of the kernel table and every Monte-Carlo kernel is
 compiled to PTX for sm_90 on this (GPU-less) machine by tests/ptx_gate.py, so a
 kernel that does not type or lower for CUDA fails here. The noise kernel's PTX must
-hold no float32 FMA and no contractible float32 multiply (kernels/noise.py: the GPU
-draws the CPU's bits). Needs numba-cuda with NVVM and NVRTC (.ci/run installs them);
+hold no float32 FMA, no contractible float32 multiply and no approximate float32
+operation (kernels/noise.py: the GPU draws the CPU's bits). Needs numba-cuda with NVVM and NVRTC (.ci/run installs them);
 skipped without, unless IDRS_FAST_REQUIRE_PTX=1 (set in CI: there it must run)."""
 import importlib.util
 import json
@@ -52,6 +52,9 @@ def test_every_kernel_compiles_to_ptx_for_sm90(compiled):
         assert row["bytes"] > 1000, row
 
 
-def test_the_noise_kernel_has_no_fused_or_fusible_float32_product(compiled):
+def test_the_noise_kernel_rounds_every_float32_operation_as_ieee(compiled):
+    """No FMA, no multiply that ptxas could still fuse (only mul.rn), no approximate
+    or flush-to-zero division and square root: each operation rounds as on the CPU."""
     assert compiled["noisy_rows"]["fma32"] == 0
     assert compiled["noisy_rows"]["contractible_mul32"] == 0
+    assert compiled["noisy_rows"]["inexact32"] == 0

@@ -129,7 +129,7 @@ def test_noise_and_votes_on_the_device_are_the_cpus_bit_for_bit():
         x, sigma, keys, scores, samples, first, rows = args
         x = torch.tensor(x, dtype=torch.float32)
         sigma = torch.tensor(sigma, dtype=torch.float32)
-        keys = torch.from_numpy(np.array(keys, dtype=np.uint64))
+        keys = torch.from_numpy(np.array(keys, dtype=np.uint64).view(np.int64))
         noisy = torch.empty((rows, x.shape[1]))
         _cuda.add_noise(noisy, x, sigma, keys, samples, first)
         counts = torch.zeros(x.shape[0] * 5, dtype=torch.long)

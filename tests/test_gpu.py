@@ -117,7 +117,7 @@ def test_gpu_noise_is_the_cpus_bit_for_bit():
     add_noise(cpu, np.empty(cpu.shape[0], np.int64), x, sigma, keys, 33, 5)
     gpu = torch.empty(cpu.shape, device="cuda")
     _cuda.add_noise(gpu, torch.from_numpy(x).cuda(), torch.from_numpy(sigma).cuda(),
-                    torch.from_numpy(keys).cuda(), 33, 5)
+                    torch.from_numpy(keys.view(np.int64)).cuda(), 33, 5)
     np.testing.assert_array_equal(gpu.cpu().numpy().view(np.int32), cpu.view(np.int32))
 
 
