@@ -121,6 +121,9 @@ def elementwise(*names, bytes_per_element=160):
 
         @functools.wraps(body)
         def wrapper(*args, backend=None, **kwargs):
+            if (backend != "cuda" and _CURRENT.get(CPU) is CPU and backend in BACKENDS
+                    and not any(map(_device_of, args)) and not any(map(_device_of, kwargs.values()))):
+                return body(*args, **kwargs)         # host inputs: the CPU, no binding
             bound = signature.bind(*args, **kwargs)
             bound.apply_defaults()
             arguments = bound.arguments
