@@ -1,4 +1,4 @@
-"""The `idrs-fast` command line: demo, train, certify, radius, analyze, thresholds.
+"""The `idrs-fast` command line: demo, train, certify, merge, radius, analyze, thresholds.
 
     idrs-fast demo                 # train, certify and compare on toy data and digits
     idrs-fast <command> --help
@@ -16,19 +16,34 @@ import numpy as np
 DATASETS = "toy2d, digits or cone:N (N in 2, 6, 18, 60, 180, 400, ...)"
 
 
+def _describe(stats):
+    """samples/s, ETA and inputs per worker, for a progress line."""
+    if not stats:
+        return ""
+    eta = stats["eta_s"]
+    text = f"{stats['samples_per_s']:,.0f} samples/s, ETA {eta:.0f} s" if math.isfinite(eta) else ""
+    workers = stats.get("workers", {})
+    if len(workers) > 1:
+        text += " | " + " ".join(f"{name}: {count}" for name, count in sorted(workers.items()))
+    return text
+
+
 def _progress(label):
-    """A progress bar on stderr: tqdm when installed, else a counting line."""
+    """A progress bar on stderr (tqdm when installed, else a counting line): inputs
+    done, samples per second, ETA and, on Ray, inputs per worker."""
     try:
         from tqdm import tqdm
     except ImportError:
-        def update(done, total):
-            print(f"\r{label}: {done}/{total}", end="\n" if done >= total else "", file=sys.stderr)
+        def update(done, total, stats=None):
+            print(f"\r{label}: {done}/{total} {_describe(stats)}", end="\n" if done >= total else "",
+                  file=sys.stderr)
         return update
     bar = {}
 
-    def update(done, total):
+    def update(done, total, stats=None):
         if "bar" not in bar:
             bar["bar"] = tqdm(total=total, desc=label, unit="input", leave=False)
+        bar["bar"].set_postfix_str(_describe(stats), refresh=False)
         bar["bar"].update(done - bar["bar"].n)
         if done >= total:
             bar["bar"].close()
@@ -98,31 +113,134 @@ def _load_model(path):
     return model, data, saved
 
 
-def certify_run(model, data, args, log_path, label):
+def environment(model=None):
+    """Package versions and the device, recorded in a log beside its settings."""
+    import numba
+    import torch
+
+    from . import __version__
+    device = "cpu"
+    if torch.cuda.is_available():
+        device = torch.cuda.get_device_name(0)
+    return dict(idrs_fast=__version__, torch=torch.__version__, numpy=np.__version__,
+                numba=numba.__version__, python=sys.version.split()[0], device=device)
+
+
+def certify_run(model, data, args, log_path, label, source=None, data_provenance=None,
+                index=None, executor=None, extra=None):
+    """Certify data[2:] (x_test, y_test) with `model` into `log_path`: the settings
+    line records the model's and the data's provenance, the subset and sigma."""
     from .pipeline import certify_dataset
     from .smoothing import Smooth
     x_train, y_train, x_test, y_test = data
-    if args.max_inputs:
+    if getattr(args, "max_inputs", 0):
         x_test, y_test = x_test[:args.max_inputs], y_test[:args.max_inputs]
-    settings = dict(data=args.data, sigma=args.sigma, k=args.k, m=args.m, cap=args.cap,
-                    inputs=int(len(x_test)))
-    smooth = Smooth(model, int(np.max(y_train)) + 1, _sigma(args, x_train), rate=args.rate)
+    settings = dict(data_provenance or dict(data=args.data), sigma_b=args.sigma, k=args.k,
+                    m=args.m, cap=args.cap, inputs=int(len(x_test)),
+                    **(source.provenance if source else {}), **(extra or {}))
+    num_classes = (int(np.max(y_train)) + 1 if y_train is not None
+                   else _output_classes(model, x_test))
+    if int(np.max(y_test)) >= num_classes or int(np.min(y_test)) < 0:
+        raise ValueError(f"labels run from {int(np.min(y_test))} to {int(np.max(y_test))} but the "
+                         f"model scores {num_classes} classes")
+    smooth = Smooth(model, num_classes, _sigma(args, x_train), rate=args.rate)
+    if index is not None:
+        x_test, y_test = x_test[index], y_test[index]
     certify_dataset(smooth, x_test, y_test, log_path, args.n0, args.n, args.alpha,
                     batch_size=args.batch, seed=args.seed, inputs_per_group=args.group,
-                    progress=_progress(label), settings=settings)
+                    progress=_progress(label), settings=settings, index=index,
+                    executor=executor, environment=environment())
     return log_path
 
 
+def _output_classes(model, x):
+    """The number of classes the model scores (one forward pass on one input)."""
+    import torch
+    try:
+        with torch.no_grad():
+            scores = model(torch.as_tensor(x[:1], dtype=torch.float32))
+    except Exception as error:
+        first = str(error).strip().splitlines()[-1] if str(error).strip() else type(error).__name__
+        raise ValueError(f"the model does not take these inputs (shape {tuple(x.shape[1:])}): "
+                         f"{first[:120]}") from None
+    if scores.ndim != 2 or scores.shape[1] < 2:
+        raise ValueError(f"the model returned shape {tuple(scores.shape)} for one input: "
+                         "expected (1, classes) scores with classes >= 2")
+    return int(scores.shape[1])
+
+
+def _executor(args, source):
+    if args.ray_address is None:
+        return None
+    from .scaleout import RayExecutor
+    return RayExecutor(source, workers=args.workers, address=args.ray_address,
+                       cpus_per_worker=args.cpus_per_worker, gpus_per_worker=args.gpus_per_worker)
+
+
 def cmd_certify(args):
+    from .sources import ModelSource, load_data, parse_shard, subset
     _check_output(args.log)
-    model, data, saved = _load_model(args.model)
-    args.data = saved["data"]
-    certify_run(model, data, args, args.log, "certify")
+    normalize = _normalize(args.normalize)
+    source = ModelSource(args.model, normalize, args.noise_space)
+    model = source()
+    data_spec = args.data
+    if data_spec is None:
+        if source.kind != "file" or not _is_train_file(args.model):
+            raise ValueError("--data is required unless --model is a file of `idrs-fast train`")
+        data_spec = _load_model(args.model)[2]["data"]
+    x_train, y_train, x_test, y_test, provenance = load_data(data_spec, args.data_seed, normalize,
+                                                             args.noise_space)
+    if args.train_data is not None:
+        x_train, y_train = load_data(args.train_data, args.data_seed, normalize, args.noise_space)[2:4]
+    args.data = data_spec
+    shard = parse_shard(args.shard) if args.shard else None
+    index = subset(len(x_test), args.skip, args.max, shard)
+    extra = dict(subset=dict(skip=args.skip, max=args.max, of=int(len(x_test))),
+                 shard=args.shard, sigma_source="train" if x_train is not None else None)
+    certify_run(model, (x_train, y_train, x_test, y_test), args, args.log, "certify", source,
+                provenance, index, _executor(args, source), extra)
     print(f"wrote {args.log}")
+
+
+def _is_train_file(path):
+    try:
+        _load_model(path)
+        return True
+    except ValueError:
+        return False
+
+
+def _normalize(text):
+    """'m1,m2,m3:s1,s2,s3' as ((m...), (s...)), or None."""
+    if text is None:
+        return None
+    try:
+        mean, std = text.split(":")
+        return tuple(float(v) for v in mean.split(",")), tuple(float(v) for v in std.split(","))
+    except ValueError:
+        raise ValueError(f"--normalize {text!r} must be MEAN,...:STD,... (one per channel)") from None
+
+
+def cmd_merge(args):
+    from .logs import merge_logs
+    _check_output(args.out)
+    count = merge_logs(args.logs, args.out)
+    print(f"wrote {args.out} ({count} rows from {len(args.logs)} logs)")
 
 
 def cmd_radius(args):
     from . import certified_radius
+    if (args.pA is None) == (args.log is None):
+        raise ValueError("give either --pA values or --log FILE (with --out)")
+    if args.log is not None:
+        from .pipeline import recertify_log
+        if args.out is None:
+            raise ValueError("--log needs --out FILE for the re-certified log")
+        _check_output(args.out)
+        count = recertify_log(args.log, args.out, args.sigma0, args.rate, args.dim,
+                              clamp=args.clamp, n=args.n, alpha=args.alpha)
+        print(f"wrote {args.out} ({count} rows)")
+        return
     radius = certified_radius(np.asarray(args.pA), args.sigma0, args.rate, args.dim, clamp=args.clamp)
     for p, r in zip(args.pA, np.atleast_1d(radius)):
         print(f"pA = {p:.10g}\tradius = {r:.10g}")
@@ -240,7 +358,6 @@ def _add_mc(parser):
     parser.add_argument("--alpha", type=ALPHA, default=0.001, help="failure probability")
     parser.add_argument("--batch", type=POSITIVE_INT, default=10_000, help="samples per forward pass")
     parser.add_argument("--seed", type=SEED, default=0)
-    parser.add_argument("--max-inputs", type=COUNT, default=0, help="certify only the first inputs")
     parser.add_argument("--group", type=POSITIVE_INT, default=64, help="inputs certified together")
 
 
@@ -278,18 +395,43 @@ def main(argv=None):
     p.set_defaults(run=cmd_train)
 
     p = sub.add_parser("certify", help="certify a test set into a resumable TSV log")
-    p.add_argument("--model", required=True, help="model file from `idrs-fast train`")
+    p.add_argument("--model", required=True,
+                   help="a TorchScript file, module:callable building the model, or a file of `idrs-fast train`")
+    p.add_argument("--data", default=None,
+                   help=f"test data: .npz (x, y), an ImageFolder folder, module:callable returning a "
+                        f"torch Dataset, or {DATASETS} (default: the train file's)")
+    p.add_argument("--train-data", default=None, help="training inputs for sigma(x) (--rate > 0)")
+    p.add_argument("--data-seed", type=SEED, default=0, help="seed of a built-in data set")
+    p.add_argument("--normalize", default=None, help="MEAN,...:STD,... per channel, before the model")
+    p.add_argument("--noise-space", choices=("input", "normalized"), default="input",
+                   help="add the noise before (input, Cohen et al.) or after the normalization")
     p.add_argument("--log", required=True, help="TSV log (resumed if it exists)")
+    p.add_argument("--skip", type=POSITIVE_INT, default=1, help="certify every skip-th input")
+    p.add_argument("--max", type=COUNT, default=0, help="only inputs below this index (0: all)")
+    p.add_argument("--shard", default=None, help="i/K: only shard i of K (then `idrs-fast merge`)")
+    p.add_argument("--ray-address", default=None, help="local, auto or HOST:PORT: run on Ray actors")
+    p.add_argument("--workers", type=POSITIVE_INT, default=2, help="Ray actors")
+    p.add_argument("--cpus-per-worker", type=POSITIVE, default=1.0)
+    p.add_argument("--gpus-per-worker", type=RATE, default=0.0)
     _add_sigma(p)
     _add_mc(p)
     p.set_defaults(run=cmd_certify)
 
-    p = sub.add_parser("radius", help="certified radius (Theorem 3.2) for given pA")
-    p.add_argument("--pA", type=float, nargs="+", required=True)
-    p.add_argument("--sigma0", type=POSITIVE, required=True)
+    p = sub.add_parser("merge", help="merge the logs of the shards of one run")
+    p.add_argument("logs", nargs="+")
+    p.add_argument("-o", "--out", required=True, help="the merged log")
+    p.set_defaults(run=cmd_merge)
+
+    p = sub.add_parser("radius", help="certified radius (Theorem 3.2) for given pA, or a whole log")
+    p.add_argument("--pA", type=float, nargs="+", default=None)
+    p.add_argument("--log", default=None, help="re-certify a (Cohen et al.) log with IDRS")
+    p.add_argument("--out", default=None, help="the re-certified log (with --log)")
+    p.add_argument("--sigma0", "--sigma", dest="sigma0", type=POSITIVE, required=True)
     p.add_argument("--rate", type=RATE, required=True)
     p.add_argument("--dim", type=POSITIVE_INT, required=True)
     p.add_argument("--clamp", default=None, help="cifar10 or mnist (Appendix D)")
+    p.add_argument("--n", type=POSITIVE_INT, default=None, help="samples, for a log with a count column")
+    p.add_argument("--alpha", type=ALPHA, default=0.001, help="for a log with a count column")
     p.set_defaults(run=cmd_radius)
 
     p = sub.add_parser("analyze", help="certified-accuracy tables and curves from logs")

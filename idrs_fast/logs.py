@@ -39,15 +39,32 @@ def model_fingerprint(model):
     return digest.hexdigest()[:16]
 
 
+ENVIRONMENT = "environment"          # recorded on the settings line, never compared
+
+
+def file_sha256(path):
+    """sha256 (16 hex digits) of a file's bytes."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()[:16]
+
+
 class CertifyLog:
     """A resumable, locked certification log at `path` for the run `settings` (a
-    JSON-able dict). `done` lists the indices already written. Use as a context
-    manager or call close(); close(discard_if_empty=True) removes a log this object
-    created when no row was written (a failed run leaves nothing behind)."""
+    JSON-able dict). `environment` (package versions, device) is recorded beside
+    them when the log is created and not compared: a run may resume on other
+    hardware. `done` lists the indices already written. Use as a context manager or
+    call close(); close(discard_if_empty=True) removes a log this object created
+    when no row was written (a failed run leaves nothing behind)."""
 
-    def __init__(self, path, settings):
+    def __init__(self, path, settings, environment=None):
         self.path = pathlib.Path(path)
         self.settings = json.loads(json.dumps(settings, sort_keys=True))
+        if ENVIRONMENT in self.settings:
+            raise ValueError(f"settings may not use the key {ENVIRONMENT!r}")
+        self.environment = json.loads(json.dumps(environment or {}, sort_keys=True))
         self.done = []
         if self.path.is_dir():
             raise ValueError(f"{self.path} is a directory, not a log file")
@@ -69,7 +86,8 @@ class CertifyLog:
             raise
 
     def _start_text(self):
-        return MAGIC + json.dumps(self.settings, sort_keys=True) + "\n" + HEADER
+        recorded = {**self.settings, ENVIRONMENT: self.environment} if self.environment else self.settings
+        return MAGIC + json.dumps(recorded, sort_keys=True) + "\n" + HEADER
 
     def _open(self, data):
         start = self._start_text()
@@ -82,12 +100,10 @@ class CertifyLog:
             self._replace_from(0, start)
             return
         lines = text.split("\n")
-        if not lines[0].startswith(MAGIC) or "\n" not in text:
+        if "\n" not in text:
             raise ValueError(f"{self.path}:1: not an idrs-fast certification log")
-        try:
-            recorded = json.loads(lines[0][len(MAGIC):])
-        except json.JSONDecodeError:
-            raise ValueError(f"{self.path}:1: the settings line is not valid JSON") from None
+        recorded = _settings_line(self.path, lines[0])
+        self.environment = recorded.pop(ENVIRONMENT, {})
         if recorded != self.settings:
             changed = sorted(k for k in set(recorded) | set(self.settings)
                              if recorded.get(k) != self.settings.get(k))
@@ -127,6 +143,11 @@ class CertifyLog:
                     f"{sigma:.6g}\t{p_a:.10g}\n")
         self.done.append(int(idx))
 
+    def write_fields(self, fields):
+        """Write a row given as its text fields (as read_log returns them)."""
+        self._write("\t".join(fields) + "\n")
+        self.done.append(int(fields[0]))
+
     def close(self, discard_if_empty=False):
         """Release the lock; with discard_if_empty, delete the file if this object
         created it and wrote no row."""
@@ -141,6 +162,22 @@ class CertifyLog:
 
     def __exit__(self, kind, error, traceback):
         self.close(discard_if_empty=kind is not None)
+
+
+def _settings_line(path, line):
+    if not line.startswith(MAGIC):
+        raise ValueError(f"{path}:1: not an idrs-fast certification log")
+    try:
+        return json.loads(line[len(MAGIC):])
+    except json.JSONDecodeError:
+        raise ValueError(f"{path}:1: the settings line is not valid JSON") from None
+
+
+def read_settings(path):
+    """(settings, environment) of one of our logs; ValueError for anything else."""
+    text = _text(path)
+    recorded = _settings_line(path, text.split("\n", 1)[0])
+    return recorded, recorded.pop(ENVIRONMENT, {})
 
 
 def _text(path):
@@ -245,3 +282,44 @@ def pa_from_log(log, sigma):
     upper_tail = ndtr(-z) * (1.0 + 1e-14)          # ndtr's relative error, rounded up
     p_a = np.nextafter(1.0 - upper_tail, 0.0)
     return np.where((log["predict"] < 0) | (z <= 0.0), 0.5, p_a)
+
+
+def merge_logs(paths, out):
+    """Merge the logs of the shards of one run into `out`, in index order, and return
+    the number of rows. Refused (ValueError, nothing written): settings that differ
+    other than in `shard`, an index in two logs, an index of the run's subset in
+    none, a log with no subset recorded."""
+    from .sources import subset
+    first = None
+    rows = {}
+    for path in paths:
+        settings, environment = read_settings(path)
+        common = {k: v for k, v in settings.items() if k != "shard"}
+        if first is None:
+            first, first_environment, first_path = common, environment, path
+        elif common != first:
+            changed = sorted(k for k in set(common) | set(first) if common.get(k) != first.get(k))
+            raise ValueError(f"{path} is not a shard of the run of {first_path} (settings differ: "
+                             f"{changed})")
+        table = read_log(path)
+        for j, idx in enumerate(table["idx"]):
+            if idx in rows:
+                raise ValueError(f"{path}:{table['_line'][j]}: index {idx} is also in {rows[idx][0]}")
+            rows[idx] = (path, [table[c][j] for c in COLUMNS])
+    if "subset" not in first:
+        raise ValueError(f"{first_path} records no subset: not a log of `idrs-fast certify`")
+    part = first["subset"]
+    expected = {str(i) for i in subset(part["of"], part["skip"], part["max"])}
+    missing = sorted(expected - set(rows), key=int)
+    extra = sorted(set(rows) - expected, key=int)
+    if missing or extra:
+        raise ValueError(f"the logs do not cover the run's {len(expected)} inputs exactly: "
+                         f"{len(missing)} missing (first {missing[:5]}), {len(extra)} outside "
+                         f"the subset (first {extra[:5]})")
+    out = pathlib.Path(out)
+    if out.exists():
+        raise ValueError(f"{out} exists: merge into a new file")
+    with CertifyLog(out, {**first, "shard": None}, first_environment) as merged:
+        for idx in sorted(rows, key=int):
+            merged.write_fields(rows[idx][1])
+    return len(rows)

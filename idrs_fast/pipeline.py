@@ -5,6 +5,7 @@ The log is bound to its run: the model's fingerprint, sigma's semi-elasticity an
 the Monte-Carlo settings are part of its settings line, so resuming it with another
 model or other settings is refused."""
 import json
+import pathlib
 import time
 import warnings
 
@@ -31,27 +32,37 @@ def _sigma_identity(sigma):
 
 
 def certify_dataset(smooth, x, y, log, n0, n, alpha, batch_size=10_000, seed=0,
-                    inputs_per_group=64, progress=None, settings=None, separate_pb=False):
-    """Certify every (x[i], y[i]) not yet in `log` and return the number of rows
-    written. log: a path (opened as a CertifyLog with run_settings() plus `settings`,
-    the caller's own description of the run, e.g. data and sigma) or an open
-    CertifyLog whose settings must contain run_settings(). progress(done, total) is
-    called after each group. A path's log is closed at the end, and removed if the
-    run failed before writing a row."""
+                    inputs_per_group=64, progress=None, settings=None, separate_pb=False,
+                    index=None, executor=None, environment=None):
+    """Certify every (x[j], y[j]) whose index is not yet in `log` and return the
+    number of rows written. index: each row's index in its data set (its noise
+    stream and log idx; default 0, 1, ...). log: a path (opened as a CertifyLog with
+    run_settings() plus `settings`, the caller's own description of the run, e.g.
+    data and subset; `environment` is recorded beside them, not compared) or an open
+    CertifyLog whose settings must contain run_settings(). executor: None (this
+    process) or e.g. scaleout.RayExecutor; groups of inputs_per_group inputs are
+    handed out, results written in index order, a result for an index already
+    written is dropped. progress(done, total, stats) is called after each group
+    written; stats: samples_per_s, eta_s and inputs per worker. A path's log is
+    closed at the end, and removed if the run failed before writing a row."""
     x = np.asarray(x, dtype=np.float32)
     y = np.asarray(y)
     if x.shape[0] != y.shape[0]:
         raise ValueError(f"x has {x.shape[0]} rows but y has {y.shape[0]}")
+    index = np.arange(x.shape[0], dtype=np.int64) if index is None else np.asarray(index)
+    if index.shape != (x.shape[0],) or index.dtype.kind not in "iu" or (
+            index.size and (index.min() < 0 or np.unique(index).size != index.size)):
+        raise ValueError(f"index must hold {x.shape[0]} distinct integers >= 0, one per input")
     if not (isinstance(inputs_per_group, (int, np.integer)) and inputs_per_group >= 1):
         raise ValueError(f"inputs_per_group = {inputs_per_group!r} must be an integer >= 1")
     required = run_settings(smooth, n0, n, alpha, seed, separate_pb)
+    task = dict(n0=n0, n=n, alpha=alpha, batch_size=batch_size, seed=seed, separate_pb=separate_pb)
+    executor = LOCAL if executor is None else executor
     if isinstance(log, CertifyLog):
         _check_bound(log, required)
-        return _certify_into(smooth, x, y, log, n0, n, alpha, batch_size, seed, inputs_per_group,
-                             progress, separate_pb)
-    with CertifyLog(log, {**(settings or {}), **required}) as opened:
-        return _certify_into(smooth, x, y, opened, n0, n, alpha, batch_size, seed,
-                             inputs_per_group, progress, separate_pb)
+        return _certify_into(smooth, x, y, index, log, task, inputs_per_group, progress, executor)
+    with CertifyLog(log, {**(settings or {}), **required}, environment) as opened:
+        return _certify_into(smooth, x, y, index, opened, task, inputs_per_group, progress, executor)
 
 
 def _check_bound(log, required):
@@ -62,26 +73,98 @@ def _check_bound(log, required):
                          "or different); open it with run_settings(...) in its settings")
 
 
-def _certify_into(smooth, x, y, log, n0, n, alpha, batch_size, seed, inputs_per_group,
-                  progress, separate_pb):
+def certify_group(smooth, x, y, index, task):
+    """The log rows (idx, label, predict, radius, correct, seconds, sigma, pA) of one
+    group of inputs, and how many of its samples voted for no class. A pure function
+    of (model, inputs, indices, task): any worker computes the same rows."""
+    began = time.perf_counter()
+    result = smooth.certify(x, task["n0"], task["n"], task["alpha"], batch_size=task["batch_size"],
+                            seed=task["seed"], index=index, separate_pb=task["separate_pb"])
+    seconds = (time.perf_counter() - began) / len(index)
+    rows = []
+    for j, i in enumerate(index):
+        predict = int(result["predict"][j])
+        rows.append((int(i), int(y[j]), predict, float(result["radius"][j]), predict == int(y[j]),
+                     seconds, float(result["sigma"][j]), float(result["pA"][j])))
+    return rows, int(np.sum(result["nonfinite"]))
+
+
+class LocalExecutor:
+    """Groups certified one after the other in this process."""
+
+    def run(self, smooth, groups, task):
+        """Yield (group number, rows, lost samples, worker name) per group."""
+        for number, (x, y, index) in enumerate(groups):
+            rows, lost = certify_group(smooth, x, y, index, task)
+            yield number, rows, lost, "local"
+
+
+LOCAL = LocalExecutor()
+
+
+def _certify_into(smooth, x, y, index, log, task, inputs_per_group, progress, executor):
     done = set(log.done)
-    todo = np.array([i for i in range(x.shape[0]) if i not in done], dtype=np.int64)
-    written = 0
-    for start in range(0, todo.size, inputs_per_group):
-        group = todo[start:start + inputs_per_group]
-        began = time.perf_counter()
-        result = smooth.certify(x[group], n0, n, alpha, batch_size=batch_size, seed=seed,
-                                index=group, separate_pb=separate_pb)
-        seconds = (time.perf_counter() - began) / group.size
-        lost = int(np.sum(result["nonfinite"]))
-        if lost:
-            warnings.warn(f"{lost} samples of inputs {group[0]}..{group[-1]} got NaN or inf "
-                          "scores and voted for no class", RuntimeWarning, stacklevel=2)
-        for j, i in enumerate(group):
-            predict = int(result["predict"][j])
-            log.write(int(i), int(y[i]), predict, float(result["radius"][j]), predict == int(y[i]),
-                      seconds, float(result["sigma"][j]), float(result["pA"][j]))
-            written += 1
-        if progress is not None:
-            progress(len(done) + start + group.size, x.shape[0])
+    todo = np.array([j for j in range(x.shape[0]) if int(index[j]) not in done], dtype=np.int64)
+    positions = [todo[s:s + inputs_per_group] for s in range(0, todo.size, inputs_per_group)]
+    groups = [(x[p], y[p], index[p]) for p in positions]
+    began, written, waiting, following = time.perf_counter(), 0, {}, 0
+    per_worker = {}
+    for number, rows, lost, worker in executor.run(smooth, groups, task):
+        waiting[number] = (rows, lost)
+        per_worker[worker] = per_worker.get(worker, 0) + len(rows)
+        while following in waiting:                 # rows go out in index order
+            rows, lost = waiting.pop(following)
+            following += 1
+            if lost:
+                warnings.warn(f"{lost} samples of inputs {rows[0][0]}..{rows[-1][0]} got NaN or "
+                              "inf scores and voted for no class", RuntimeWarning, stacklevel=3)
+            for row in rows:
+                if row[0] not in done:              # a re-run's duplicate is dropped
+                    log.write(*row)
+                    done.add(row[0])
+                    written += 1
+            if progress is not None:
+                elapsed = time.perf_counter() - began
+                rate = written / elapsed if elapsed > 0 else 0.0
+                remaining = todo.size - written
+                progress(x.shape[0] - remaining, x.shape[0], dict(
+                    samples_per_s=rate * (task["n0"] + task["n"]),
+                    eta_s=remaining / rate if rate > 0 else float("inf"),
+                    workers=dict(per_worker)))
     return written
+
+
+def recertify_log(path, out, sigma, rate, dim, clamp=None, n=None, alpha=0.001):
+    """Re-certify a constant-sigma log (Cohen et al.'s format, or ours) with IDRS at
+    semi-elasticity `rate` in dimension `dim`, no model needed: pA from a `pA` column,
+    else from a `count` column of n samples (Clopper-Pearson at alpha), else from
+    the printed radius on the safe side (logs.pa_from_log). Writes `out` with the
+    same idx, label, predict and correct, radius 0 where the row abstains; returns
+    the number of rows."""
+    from .logs import file_sha256, load_log, pa_from_log, read_log
+    from .radius import certified_radius, cohen_radius
+    from .smoothing import clopper_pearson_lower
+    log, table = load_log(path), read_log(path)
+    if "pA" in table:
+        p_a, source = np.array([float(v) for v in table["pA"]]), "pA column"
+    elif "count" in table:
+        if n is None:
+            raise ValueError(f"{path} has a count column: give the number of samples n")
+        p_a = clopper_pearson_lower(np.array([int(v) for v in table["count"]]), n, alpha)
+        source = f"count column, n = {n}, alpha = {alpha}"
+    else:
+        p_a, source = pa_from_log(log, sigma), "radius (safe side)"
+    abstain = (log["predict"] < 0) | (p_a <= 0.5)
+    p_a = np.where(abstain, 0.5, p_a)
+    radius = (cohen_radius(p_a, sigma) if rate == 0 else
+              certified_radius(p_a, sigma, rate, dim, clamp=clamp))
+    radius = np.where(abstain, 0.0, radius)
+    settings = dict(recertified=pathlib.Path(path).name, source_sha256=file_sha256(path),
+                    sigma=sigma, rate=rate, dim=dim, clamp=clamp, pA_from=source)
+    with CertifyLog(out, settings) as written:
+        if written.done:
+            raise ValueError(f"{out} already holds rows: write to a new file")
+        for j, idx in enumerate(log["idx"]):
+            written.write(int(idx), int(log["label"][j]), int(log["predict"][j]), float(radius[j]),
+                          bool(log["correct"][j]), 0.0, sigma, float(p_a[j]))
+    return int(log["idx"].size)

@@ -429,7 +429,7 @@ def test_a_log_is_bound_to_its_model_and_a_failed_run_leaves_nothing(tmp_path):
     x, y = datasets.toy_2d(20, 10)[2:]
     path = tmp_path / "run.tsv"
 
-    def stop_after_first_group(done, total):
+    def stop_after_first_group(done, total, stats):
         raise KeyboardInterrupt
     with pytest.raises(KeyboardInterrupt):
         certify_dataset(Smooth(_small_model(0), 2, 0.5), x, y, path, 8, 100, 0.01,
@@ -496,7 +496,8 @@ def _cli(*args, **kwargs):
                           **kwargs)
 
 
-@pytest.mark.parametrize("command", ["demo", "train", "certify", "radius", "analyze", "thresholds"])
+@pytest.mark.parametrize("command", ["demo", "train", "certify", "merge", "radius", "analyze",
+                                     "thresholds"])
 def test_cli_help(command):
     result = _cli(command, "--help")
     assert result.returncode == 0 and "usage: idrs-fast" in result.stdout
@@ -513,7 +514,7 @@ def test_killed_certification_resumes_to_the_uninterrupted_log(tmp_path):
     model = tmp_path / "model.pt"
     assert _cli("train", "--data", "toy2d", "--out", str(model), "--epochs", "2").returncode == 0
     common = ["certify", "--model", str(model), "--n0", "16", "--n", "4000", "--batch", "4000",
-              "--max-inputs", "96", "--group", "8", "--seed", "5"]
+              "--max", "96", "--group", "8", "--seed", "5"]
     whole = tmp_path / "whole.tsv"
     assert _cli(*common, "--log", str(whole)).returncode == 0
     killed = tmp_path / "killed.tsv"
@@ -566,7 +567,7 @@ def trained(tmp_path_factory):
 
 @pytest.mark.parametrize("args, message", [
     (["--rate", "nan"], "--rate: nan must be finite"), (["--rate", "-1"], "--rate: -1 must be"),
-    (["--max-inputs", "-5"], "--max-inputs: -5 must be"), (["--group", "0"], "--group: 0 must be"),
+    (["--max", "-5"], "--max: -5 must be"), (["--group", "0"], "--group: 0 must be"),
     (["--alpha", "1.5"], "--alpha"), (["--seed", "-1"], "--seed"),
     (["--model", "{d}/missing.pt"], "missing.pt: No such file"),
     (["--model", "{d}/nokeys.pt"], "nokeys.pt is not a model file"),
@@ -579,7 +580,7 @@ def test_cli_certify_mistakes_get_one_line_and_status_2(trained, args, message):
     for flag in ("--model", "--log"):
         if flag in args:
             base.pop(flag)
-    command = ["certify", *[x for kv in base.items() for x in kv], "--n", "100", "--max-inputs", "2", *args]
+    command = ["certify", *[x for kv in base.items() for x in kv], "--n", "100", "--max", "2", *args]
     result = _cli(*command)
     assert result.returncode == 2 and message in result.stderr, result.stderr
     assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr
@@ -596,7 +597,7 @@ def test_cli_certify_mistakes_get_one_line_and_status_2(trained, args, message):
 def test_cli_analyze_mistakes_get_one_line_and_status_2(trained, args, message):
     if not (trained / "ok.tsv").exists():
         assert _cli("certify", "--model", str(trained / "model.pt"), "--log", str(trained / "ok.tsv"),
-                    "--n", "100", "--max-inputs", "3").returncode == 0
+                    "--n", "100", "--max", "3").returncode == 0
     result = _cli("analyze", *[a.format(d=trained) for a in args])
     assert result.returncode == 2 and message in result.stderr, result.stderr
     assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr

@@ -1,0 +1,220 @@
+"""Where a certification run's model and data come from, as the command line names
+them, and the provenance each leaves in the log.
+
+Models (`--model`): a TorchScript file, a `module:callable` that builds the model
+(weights included) wherever it is called, or a file of `idrs-fast train`. Data
+(`--data`): an .npz with arrays `x` and `y`, a folder in torchvision's ImageFolder
+layout (the optional torchvision; images as [0, 1] tensors), a `module:callable`
+returning a torch Dataset of (input, label) pairs, or a built-in name (toy2d,
+digits, cone:N). A ModelSource is picklable and builds its model where it is
+called: on a Ray worker it builds it there, once.
+
+Preprocessing as the field does it: with `normalize=(mean, std)` the model sees
+(x - mean) / std per channel; noise="input" adds the noise before that layer (Cohen
+et al.'s models carry it as their first layer), noise="normalized" after it.
+"""
+import importlib
+import pathlib
+import sys
+
+import numpy as np
+
+from .logs import file_sha256
+
+BUILT_IN = ("toy2d", "digits")
+NOISE_SPACES = ("input", "normalized")
+
+
+def _callable(spec, what):
+    """The object `module:name` (the module imported from sys.path or the current
+    folder); ValueError naming what failed."""
+    module_name, _, name = spec.partition(":")
+    if not module_name or not name:
+        raise ValueError(f"{what} {spec!r} is not a file or a module:callable")
+    if "" not in sys.path and "." not in sys.path:
+        sys.path.insert(0, "")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as error:
+        raise ValueError(f"{what} {spec!r}: cannot import {module_name} ({error})") from None
+    target = module
+    for part in name.split("."):
+        if not hasattr(target, part):
+            raise ValueError(f"{what} {spec!r}: {module_name} has no {name}")
+        target = getattr(target, part)
+    if not callable(target):
+        raise ValueError(f"{what} {spec!r} is not callable")
+    return target
+
+
+def _normalizer(normalize):
+    import torch
+
+    class Normalize(torch.nn.Module):
+        """(x - mean) / std per channel (dimension 1), as Cohen et al.'s models start."""
+
+        def __init__(self, mean, std):
+            super().__init__()
+            self.register_buffer("mean", torch.tensor(mean, dtype=torch.float32))
+            self.register_buffer("std", torch.tensor(std, dtype=torch.float32))
+
+        def forward(self, x):
+            shape = (1, -1) + (1,) * (x.ndim - 2)
+            return (x - self.mean.view(shape)) / self.std.view(shape)
+    return Normalize(*normalize)
+
+
+def check_normalize(normalize, noise):
+    if noise not in NOISE_SPACES:
+        raise ValueError(f"noise space {noise!r} must be one of {NOISE_SPACES}")
+    if normalize is None:
+        return None
+    mean, std = (tuple(float(v) for v in np.atleast_1d(part)) for part in normalize)
+    if len(mean) != len(std) or not mean or not all(s > 0 for s in std):
+        raise ValueError(f"normalize = {normalize!r}: mean and std need one value per channel, "
+                         "std > 0")
+    return mean, std
+
+
+class ModelSource:
+    """A picklable recipe for the base classifier: call it to build the model (on
+    the CPU, in eval mode), with the normalization layer in front when the noise is
+    added in input space. `provenance` describes it for the log."""
+
+    def __init__(self, spec, normalize=None, noise="input"):
+        self.spec = str(spec)
+        self.normalize = check_normalize(normalize, noise)
+        self.noise = noise
+        path = pathlib.Path(self.spec)
+        if path.is_file():
+            self.kind = "file"
+            self.provenance = dict(model_file=path.name, model_sha256=file_sha256(path))
+        elif ":" in self.spec and not path.exists():
+            _callable(self.spec, "--model")        # fail now, not on a worker
+            self.kind = "factory"
+            self.provenance = dict(model_factory=self.spec)
+        else:
+            raise ValueError(f"--model {self.spec}: No such file, and not a module:callable")
+        self.provenance.update(normalize=self.normalize, noise_space=noise)
+
+    def base_model(self):
+        import torch
+        if self.kind == "factory":
+            try:
+                model = _callable(self.spec, "--model")()
+            except ValueError:
+                raise
+            except Exception as error:
+                raise ValueError(f"--model {self.spec} failed to build the model: "
+                                 f"{type(error).__name__}: {error}") from None
+            if not isinstance(model, torch.nn.Module):
+                raise ValueError(f"--model {self.spec!r} returned {type(model).__name__}, "
+                                 "not a torch.nn.Module")
+            return model
+        try:
+            return torch.jit.load(self.spec, map_location="cpu")
+        except (RuntimeError, ValueError):
+            from .cli import _load_model        # a file of `idrs-fast train`
+            return _load_model(self.spec)[0]
+
+    def __call__(self):
+        import torch
+        model = self.base_model()
+        if self.normalize is not None and self.noise == "input":
+            model = torch.nn.Sequential(_normalizer(self.normalize), model)
+        return model.eval()
+
+
+def load_data(spec, seed=0, normalize=None, noise="input"):
+    """(x_train or None, y_train or None, x_test, y_test, provenance) of `--data`;
+    with noise="normalized", x is normalized here (the noise is then added after)."""
+    spec = str(spec)
+    path = pathlib.Path(spec)
+    train = (None, None)
+    if spec in BUILT_IN or spec.startswith("cone:"):
+        from .cli import load_data as built_in
+        x_train, y_train, x, y = built_in(spec, seed)
+        train = (x_train, y_train)
+        provenance = dict(data=spec, data_seed=seed)
+    elif path.is_file() and path.suffix == ".npz":
+        with np.load(path) as archive:
+            missing = [k for k in ("x", "y") if k not in archive]
+            if missing:
+                raise ValueError(f"--data {spec}: no array(s) {missing} in the .npz")
+            x, y = archive["x"], archive["y"]
+        provenance = dict(data_file=path.name, data_sha256=file_sha256(path))
+    elif path.is_dir():
+        x, y = _stack(_image_folder(path), spec)
+        provenance = dict(data_folder=str(path), data_files=len(y))
+    elif ":" in spec and not path.exists():
+        x, y = _stack(_callable(spec, "--data")(), spec)
+        provenance = dict(data_factory=spec)
+    else:
+        raise ValueError(f"--data {spec!r}: not a built-in name ({', '.join(BUILT_IN)}, cone:N), "
+                         ".npz file, image folder or module:callable")
+    x, y = np.asarray(x, dtype=np.float32), np.asarray(y)
+    if x.ndim < 2 or y.shape != (x.shape[0],) or y.dtype.kind not in "iu":
+        raise ValueError(f"--data {spec}: x must be (inputs, ...) and y one integer label per "
+                         f"input, got x {x.shape} and y {y.shape} {y.dtype}")
+    if not np.all(np.isfinite(x)):
+        raise ValueError(f"--data {spec}: x has NaN or infinite values")
+    normalize = check_normalize(normalize, noise)
+    if normalize is not None and noise == "normalized":
+        import torch
+        x = _normalizer(normalize)(torch.from_numpy(x)).numpy()
+    return (*train, x, y.astype(np.int64), provenance)
+
+
+def _image_folder(path):
+    try:
+        from torchvision import datasets, transforms
+    except ImportError:
+        raise ValueError(f"--data {path}: an image folder needs torchvision "
+                         "(pip install torchvision)") from None
+    return datasets.ImageFolder(str(path), transform=transforms.ToTensor())
+
+
+def _stack(dataset, spec):
+    """All (input, label) pairs of a torch Dataset as arrays."""
+    import torch
+    xs, ys = [], []
+    try:
+        for i in range(len(dataset)):
+            item, label = dataset[i]
+            xs.append(torch.as_tensor(item, dtype=torch.float32).numpy())
+            ys.append(int(label))
+    except (TypeError, ValueError) as error:
+        raise ValueError(f"--data {spec}: items must be (input, integer label) pairs "
+                         f"({error})") from None
+    if not xs:
+        raise ValueError(f"--data {spec}: the data set is empty")
+    try:
+        return np.stack(xs), np.array(ys, dtype=np.int64)
+    except ValueError:
+        raise ValueError(f"--data {spec}: inputs of different shapes") from None
+
+
+def subset(count, skip=1, max_inputs=0, shard=None):
+    """The indices certified, as Cohen et al. report them (every `skip`-th input below
+    `max_inputs`, 0: all), then shard i of K: every K-th of those from the i-th (a
+    split with no padding and no duplicates). shard: (i, K) or None."""
+    if skip < 1 or max_inputs < 0:
+        raise ValueError(f"skip = {skip} must be >= 1 and max = {max_inputs} >= 0")
+    stop = count if max_inputs == 0 else min(count, max_inputs)
+    indices = np.arange(0, stop, skip, dtype=np.int64)
+    if shard is not None:
+        i, k = shard
+        indices = indices[i::k]
+    return indices
+
+
+def parse_shard(text):
+    """'i/K' with 0 <= i < K as (i, K); ValueError otherwise."""
+    try:
+        i, k = (int(part) for part in str(text).split("/"))
+    except ValueError:
+        raise ValueError(f"shard {text!r} must be i/K (integers, e.g. 0/4)") from None
+    if not (k >= 1 and 0 <= i < k):
+        raise ValueError(f"shard {text!r}: need 0 <= i < K (shards 0/{max(k, 1)} .. "
+                         f"{max(k, 1) - 1}/{max(k, 1)})")
+    return i, k
