@@ -197,8 +197,13 @@ def cmd_certify(args):
     index = subset(len(x_test), args.skip, args.max, shard)
     extra = dict(subset=dict(skip=args.skip, max=args.max, of=int(len(x_test))),
                  shard=args.shard, sigma_source="train" if x_train is not None else None)
-    certify_run(model, (x_train, y_train, x_test, y_test), args, args.log, "certify", source,
-                provenance, index, _executor(args, source), extra)
+    executor = _executor(args, source)
+    try:
+        certify_run(model, (x_train, y_train, x_test, y_test), args, args.log, "certify", source,
+                    provenance, index, executor, extra)
+    finally:
+        if executor is not None:
+            executor.close()
     print(f"wrote {args.log}")
 
 

@@ -84,8 +84,9 @@ class RayExecutor:
     weights as the driver's Smooth, checked by fingerprint). gpus_per_worker: 1 to
     give each actor a GPU; cpus_per_worker may be a fraction (tests on 2 CPUs);
     threads: torch / numba threads per actor (default: cpus_per_worker rounded,
-    at least 1). address: see connect. _kill_marker: test-only, the first actor to
-    start a group ends its process there once, writing its pid to that file."""
+    at least 1). address: see connect. The actors outlive a run (close() or `with`
+    ends them). _kill_marker: test-only, the first actor to start a group ends its
+    process there once, writing its pid to that file."""
 
     def __init__(self, factory, workers=2, address="local", cpus_per_worker=1.0,
                  gpus_per_worker=0.0, threads=None, _kill_marker=None):
@@ -97,15 +98,40 @@ class RayExecutor:
         self.cpus, self.gpus = float(cpus_per_worker), float(gpus_per_worker)
         self.threads = max(1, round(self.cpus)) if threads is None else int(threads)
         self.kill_marker = None if _kill_marker is None else str(_kill_marker)
+        self._pool, self._actors = None, []
+
+    def _start(self, smooth):
+        """The actors for this Smooth: kept between runs (a worker starts in seconds:
+        torch, the compiled kernels, the model), started again for another one."""
+        ray = connect(self.address)
+        fingerprint = model_fingerprint(smooth.base_classifier)
+        key = (fingerprint, smooth.num_classes, repr(smooth.sigma), smooth.rate)
+        if self._pool != key:
+            self.close()
+            remote = ray.remote(max_restarts=-1, max_task_retries=-1)(_Worker)
+            self._actors = [remote.options(num_cpus=self.cpus, num_gpus=self.gpus).remote(
+                self.factory, smooth.num_classes, smooth.sigma, smooth.rate, fingerprint,
+                self.threads, self.kill_marker) for _ in range(self.workers)]
+            self._pool = key
+        return ray, self._actors
+
+    def close(self):
+        """End the actors (also done when a run fails)."""
+        if self._actors:
+            import ray
+            for actor in self._actors:
+                ray.kill(actor, no_restart=True)
+        self._pool, self._actors = None, []
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *error):
+        self.close()
 
     def run(self, smooth, groups, task):
         """Yield (group number, rows, lost samples, worker name) as groups finish."""
-        ray = connect(self.address)
-        remote = ray.remote(max_restarts=-1, max_task_retries=-1)(_Worker)
-        fingerprint = model_fingerprint(smooth.base_classifier)
-        actors = [remote.options(num_cpus=self.cpus, num_gpus=self.gpus).remote(
-            self.factory, smooth.num_classes, smooth.sigma, smooth.rate, fingerprint,
-            self.threads, self.kill_marker) for _ in range(min(self.workers, max(1, len(groups))))]
+        ray, actors = self._start(smooth)
         queue = collections.deque(enumerate(groups))
         running = {}
 
@@ -113,6 +139,7 @@ class RayExecutor:
             if queue:
                 number, (x, y, index) = queue.popleft()
                 running[actor.certify.remote(x, y, index, task)] = (number, actor)
+        finished = False
         try:
             for actor in actors:
                 for _ in range(IN_FLIGHT):
@@ -126,9 +153,10 @@ class RayExecutor:
                     raise ValueError(f"a Ray worker failed: {_cause(error)}") from None
                 submit(actor)
                 yield number, rows, lost, worker
-        finally:                        # also on an error or an early stop: end the pool
-            for actor in actors:
-                ray.kill(actor, no_restart=True)
+            finished = True
+        finally:                        # an error or an early stop: no task left behind
+            if not finished:
+                self.close()
 
 
 def _cause(error):

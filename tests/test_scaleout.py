@@ -217,3 +217,11 @@ def test_a_model_that_is_not_the_drivers_or_fails_to_build_is_refused(files, loc
     with pytest.raises(ValueError, match="weights file /nowhere/model.pt not found"):
         _ray_run(files, tmp_path / "b.tsv", factory=scaleout_models.broken)
     assert not (tmp_path / "a.tsv").exists() and not (tmp_path / "b.tsv").exists()
+
+
+def test_cli_on_a_local_ray_instance_gives_the_single_process_log(files, tmp_path):
+    result = _cli("certify", "--model", files / "model.ts", "--data", files / "test.npz",
+                  "--skip", "2", "--max", "40", "--log", tmp_path / "cli_ray.tsv", *MC,
+                  "--ray-address", "local", "--workers", "2", "--cpus-per-worker", "0.5")
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert rows(tmp_path / "cli_ray.tsv") == rows(files / "single.tsv")
