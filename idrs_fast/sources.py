@@ -4,7 +4,7 @@ them, and the provenance each leaves in the log.
 Models (`--model`): a TorchScript file, a `module:callable` that builds the model
 (weights included) wherever it is called, or a file of `idrs-fast train`. Data
 (`--data`): an .npz with arrays `x` and `y`, a folder in torchvision's ImageFolder
-layout (the optional torchvision; images as [0, 1] tensors), a `module:callable`
+layout (read with Pillow; images as [0, 1] tensors as ToTensor gives), a `module:callable`
 returning a torch Dataset of (input, label) pairs, or a built-in name (toy2d,
 digits, cone:N). A ModelSource is picklable and builds its model where it is
 called: on a Ray worker it builds it there, once.
@@ -165,13 +165,30 @@ def load_data(spec, seed=0, normalize=None, noise="input"):
     return (*train, x, y.astype(np.int64), provenance)
 
 
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".ppm", ".bmp", ".pgm", ".tif", ".tiff", ".webp")
+
+
 def _image_folder(path):
+    """torchvision's ImageFolder layout without torchvision: one sub-folder per class
+    (sorted names: labels 0, 1, ...), its images sorted by path, each converted to RGB
+    and scaled to [0, 1] in (channels, height, width) as ToTensor does."""
     try:
-        from torchvision import datasets, transforms
+        from PIL import Image
     except ImportError:
-        raise ValueError(f"--data {path}: an image folder needs torchvision "
-                         "(pip install torchvision)") from None
-    return datasets.ImageFolder(str(path), transform=transforms.ToTensor())
+        raise ValueError(f"--data {path}: an image folder needs Pillow "
+                         '(pip install "idrs_fast[images]")') from None
+    classes = sorted(d.name for d in path.iterdir() if d.is_dir())
+    if not classes:
+        raise ValueError(f"--data {path}: no class sub-folders (ImageFolder layout: "
+                         f"{path}/<class>/<image>)")
+    items = []
+    for label, name in enumerate(classes):
+        for file in sorted((path / name).rglob("*")):
+            if file.suffix.lower() in IMAGE_SUFFIXES:
+                with Image.open(file) as image:
+                    pixels = np.asarray(image.convert("RGB"), dtype=np.float32) / 255.0
+                items.append((pixels.transpose(2, 0, 1), label))
+    return items
 
 
 def _stack(dataset, spec):

@@ -225,3 +225,18 @@ def test_cli_on_a_local_ray_instance_gives_the_single_process_log(files, tmp_pat
                   "--ray-address", "local", "--workers", "2", "--cpus-per-worker", "0.5")
     assert result.returncode == 0, result.stderr[-2000:]
     assert rows(tmp_path / "cli_ray.tsv") == rows(files / "single.tsv")
+
+
+def test_an_image_folder_is_read_in_torchvisions_layout(tmp_path):
+    Image = pytest.importorskip("PIL.Image")
+    rng = np.random.default_rng(0)
+    for label in ("cat", "dog"):
+        (tmp_path / label).mkdir()
+        for k in range(3):
+            pixels = rng.integers(0, 256, (8, 6, 3), dtype=np.uint8)
+            Image.fromarray(pixels).save(tmp_path / label / f"{k}.png")
+    *_, x, y, provenance = load_data(tmp_path)
+    assert x.shape == (6, 3, 8, 6) and y.tolist() == [0, 0, 0, 1, 1, 1]
+    assert 0.0 <= x.min() and x.max() <= 1.0 and provenance["data_files"] == 6
+    first = np.asarray(Image.open(tmp_path / "cat" / "0.png"), dtype=np.float32) / 255
+    np.testing.assert_allclose(x[0], first.transpose(2, 0, 1), atol=1e-7)
