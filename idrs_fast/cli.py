@@ -1,4 +1,5 @@
-"""The `idrs-fast` command line: demo, train, certify, merge, radius, analyze, thresholds.
+"""The `idrs-fast` command line: demo, train, certify, merge, radius, audit, analyze,
+thresholds.
 
     idrs-fast demo                 # train, certify and compare on toy data and digits
     idrs-fast <command> --help
@@ -226,6 +227,18 @@ def _normalize(text):
         raise ValueError(f"--normalize {text!r} must be MEAN,...:STD,... (one per channel)") from None
 
 
+def cmd_audit(args):
+    from .audit import audit, load_certificates, report, write_json
+    if args.json:
+        _check_output(args.json)
+    x, sigma, predict, radius_low, p_a, claimed = load_certificates(args.log, args.inputs)
+    result = audit(x, sigma, predict, radius_low, p_a, dim=args.dim, claimed_rate=claimed)
+    print(report(result))
+    if args.json:
+        write_json(result, args.json)
+        print(f"wrote {args.json}")
+
+
 def cmd_merge(args):
     from .logs import merge_logs
     _check_output(args.out)
@@ -421,6 +434,13 @@ def main(argv=None):
     _add_sigma(p)
     _add_mc(p)
     p.set_defaults(run=cmd_certify)
+
+    p = sub.add_parser("audit", help="find per-input-sigma certificates that do not stand")
+    p.add_argument("log", help="a log with a sigma column (ours, DDRS's, ANCER's)")
+    p.add_argument("--inputs", required=True, help=".npy or .npz (x): the log's inputs, in idx order")
+    p.add_argument("--dim", type=POSITIVE_INT, default=None, help="input dimension (default: the inputs')")
+    p.add_argument("--json", default=None, help="also write the result as JSON")
+    p.set_defaults(run=cmd_audit)
 
     p = sub.add_parser("merge", help="merge the logs of the shards of one run")
     p.add_argument("logs", nargs="+")

@@ -220,11 +220,25 @@ def read_log(path):
 def _rounding_floor(text):
     """The lower end of the rounding interval of a printed decimal (half a unit of
     its last digit below it), rounded down to a float64."""
+    return _rounding_end(text, -1)
+
+
+def rounding_ceiling(text):
+    """The upper end of the rounding interval of a printed decimal, rounded up to a
+    float64 (the largest value the printed digits allow)."""
+    return _rounding_end(text, 1)
+
+
+def _rounding_end(text, side):
     value = decimal.Decimal(text)
     exponent = value.as_tuple().exponent
-    low = value - decimal.Decimal(5).scaleb(exponent - 1)
-    as_float = float(low)
-    return float(np.nextafter(as_float, -np.inf)) if decimal.Decimal(as_float) > low else as_float
+    end = value + side * decimal.Decimal(5).scaleb(exponent - 1)
+    as_float = float(end)
+    if side < 0 and decimal.Decimal(as_float) > end:
+        return float(np.nextafter(as_float, -np.inf))
+    if side > 0 and decimal.Decimal(as_float) < end:
+        return float(np.nextafter(as_float, np.inf))
+    return as_float
 
 
 def load_log(path):
