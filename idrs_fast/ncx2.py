@@ -21,7 +21,7 @@ import scipy.stats
 from ._checks import broadcast, finish
 from ._target import current, elementwise
 
-__all__ = ["pdf", "logpdf", "cdf", "sf", "logcdf", "logsf", "ppf", "isf"]
+__all__ = ["pdf", "logpdf", "cdf", "sf", "logcdf", "logsf", "ppf", "isf", "chndtrinc"]
 
 ncx2_function = elementwise("x", "df", "nc")
 quantile_function = elementwise("q", "df", "nc")
@@ -129,3 +129,53 @@ def ppf(q, df, nc):
 def isf(q, df, nc):
     """Inverse survival function: the x with sf(x) = q."""
     return _quantile(q, df, nc, True)
+
+
+BRACKET_STEPS = 560           # factor-4 steps of the upper bracket: past 1e308 from 1
+BISECTION_STEPS = 120         # halvings of the bracket in sqrt(nc): far below 1 ulp
+
+
+@elementwise("x", "df", "p")
+def chndtrinc(x, df, p):
+    """The noncentrality nc with cdf(x, df, nc) = p (scipy.special.chndtrinc's name
+    and argument order; the cdf falls as nc grows). 0 where even nc = 0 gives a cdf
+    below p (scipy answers its search's lower end, ~0, there); NaN for x <= 0,
+    df <= 0, p outside (0, 1) or NaN, as scipy. The smaller tail is matched (log cdf
+    for p <= 1/2, log sf above), by bisection in sqrt(nc) after a bracket by factors
+    of 4: every step a batched tail evaluation, so any float64 nc is reached."""
+    xp = current().xp
+    (x, df, p), shape, scalar = _broadcast(x, df, p)
+    valid = (x > 0.0) & (df > 0.0) & (p > 0.0) & (p < 1.0) & xp.isfinite(x) & xp.isfinite(df)
+    out = xp.full(x.shape, np.nan)
+    for upper in (False, True):
+        pick = valid & ((p > 0.5) == upper)
+        if bool(pick.any()):
+            with np.errstate(divide="ignore"):
+                target = xp.log1p(-p[pick]) if upper else xp.log(p[pick])
+            out[pick] = _noncentrality(x[pick], df[pick], target, upper)
+    return finish(out, shape, scalar)
+
+
+def _noncentrality(x, df, target, upper):
+    """chndtrinc for one tail: log sf (upper) or log cdf equal to `target`."""
+    xp = current().xp
+
+    def above(nc):
+        """Where cdf(x, df, nc) > p: the root lies at a larger nc."""
+        tail = _log_tail(x, df, nc, upper)[0]
+        return tail < target if upper else tail > target
+    solvable = above(xp.zeros_like(x))
+    high = xp.maximum(x, 1.0)
+    for _ in range(BRACKET_STEPS):
+        grow = solvable & above(high)
+        if not bool(grow.any()):
+            break
+        high = xp.where(grow, 4.0 * high, high)
+    low, high = xp.zeros_like(x), xp.sqrt(high)
+    for _ in range(BISECTION_STEPS):
+        middle = 0.5 * (low + high)
+        step = above(middle * middle)
+        low, high = xp.where(step, middle, low), xp.where(step, high, middle)
+        if not bool((solvable & (high - low > 2.3e-16 * high)).any()):
+            break
+    return xp.where(solvable, high * high, 0.0)

@@ -14,7 +14,7 @@ from scipy.special import ndtri
 from . import ncx2
 from ._checks import as_float_array, broadcast, finish, require
 
-__all__ = ["sigma_ratio_threshold", "sigma_ratio_upper_threshold", "cannot_certify",
+__all__ = ["smoothed_ball_radius", "sigma_ratio_threshold", "sigma_ratio_upper_threshold", "cannot_certify",
            "max_certifiable_radius", "practical_sigma_ratio_threshold",
            "renyi_divergence", "renyi_radius"]
 
@@ -170,3 +170,14 @@ def _renyi_radius(pA, sigma0, rate, dim, pB, sigma1):
         mid = 0.5 * (lo + hi)
         lo, hi = (mid, hi) if certified(mid) else (lo, mid)
     return lo
+
+
+def smoothed_ball_radius(rho, sigma, dim):
+    """Mohapatra et al.'s shrinking, exactly: a ball-shaped class {||x|| <= rho} smoothed
+    with a constant sigma in `dim` dimensions keeps the points with P(||x + sigma Z||
+    <= rho) > 1/2, the ball of radius r* with ncx2.cdf(rho^2/sigma^2, dim,
+    r*^2/sigma^2) = 1/2 (ncx2.chndtrinc); 0 once rho^2/sigma^2 is below the median of
+    chi^2_dim (the class vanishes)."""
+    rho, sigma = np.asarray(rho, dtype=np.float64), np.asarray(sigma, dtype=np.float64)
+    ratio = (rho / sigma) ** 2
+    return sigma * np.sqrt(ncx2.chndtrinc(ratio, dim, 0.5))

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from scipy.optimize import minimize_scalar
 
-from idrs_fast import certified_radius, cohen_radius, theory, xi_greater
+from idrs_fast import certified_radius, cohen_radius, ncx2, theory, xi_greater
 
 P_A = [0.9, 0.99, 0.999, 0.99993]
 TABLE_1 = {  # the paper's Table 1 (3 decimals)
@@ -126,3 +126,21 @@ def test_theory_validates_and_broadcasts():
     assert radii[0] == theory.renyi_radius(0.99, 1.0, 0.01, 100) > 0
     with pytest.raises(ValueError, match="pB"):
         theory.practical_sigma_ratio_threshold(0.99, 3072, pB=0.5)
+
+
+def test_smoothed_ball_radius_shrinks_the_class_exactly():
+    """N = 1 against the closed form Phi((rho - r)/s) - Phi((-rho - r)/s) = 1/2 (brentq);
+    in N dimensions the class vanishes once (rho/sigma)^2 is below chi^2_N's median."""
+    from scipy.optimize import brentq
+    from scipy.stats import chi2, norm
+
+    from idrs_fast.theory import smoothed_ball_radius
+    for rho, s in ((1.0, 0.25), (1.0, 0.6), (3.0, 1.0)):
+        exact = brentq(lambda r: norm.cdf((rho - r) / s) - norm.cdf((-rho - r) / s) - 0.5, 0, rho)
+        assert smoothed_ball_radius(rho, s, 1) == pytest.approx(exact, rel=1e-10)
+    for dim in (2, 784, 3072, 196608):
+        median = np.sqrt(chi2.median(dim))
+        assert smoothed_ball_radius(0.999 * median, 1.0, dim) == 0.0
+        inside = smoothed_ball_radius(1.01 * median, 1.0, dim)
+        assert 0.0 < inside < 1.01 * median
+        assert ncx2.cdf((1.01 * median) ** 2, dim, inside ** 2) == pytest.approx(0.5, abs=1e-10)
