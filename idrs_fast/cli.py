@@ -239,6 +239,14 @@ def cmd_audit(args):
         print(f"wrote {args.json}")
 
 
+def cmd_stability(args):
+    from .stability import run
+    cells = run(args.out, quick=args.quick, references=args.references)
+    broken = sum(1 for c in cells if c["idrs_fast"]["wrong"] or c["idrs_fast"]["not_finite"])
+    print(f"wrote {args.out}/stability.md ({len(cells)} (N, lambda) cells; idrs_fast broken in "
+          f"{broken}, scipy in {sum(1 for c in cells if c['scipy']['wrong'] or c['scipy']['not_finite'])})")
+
+
 def cmd_merge(args):
     from .logs import merge_logs
     _check_output(args.out)
@@ -441,6 +449,12 @@ def main(argv=None):
     p.add_argument("--dim", type=POSITIVE_INT, default=None, help="input dimension (default: the inputs')")
     p.add_argument("--json", default=None, help="also write the result as JSON")
     p.set_defaults(run=cmd_audit)
+
+    p = sub.add_parser("stability", help="ncx2 accuracy and cost against mpmath, idrs_fast vs scipy")
+    p.add_argument("--out", default="stability", help="folder for the report")
+    p.add_argument("--quick", action="store_true", help="the main grid only (under a minute)")
+    p.add_argument("--references", default=None, help="folder of the mpmath references (tests/data)")
+    p.set_defaults(run=cmd_stability)
 
     p = sub.add_parser("merge", help="merge the logs of the shards of one run")
     p.add_argument("logs", nargs="+")
