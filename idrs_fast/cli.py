@@ -247,6 +247,12 @@ def cmd_stability(args):
           f"{broken}, scipy in {sum(1 for c in cells if c['scipy']['wrong'] or c['scipy']['not_finite'])})")
 
 
+def cmd_reproduce(args):
+    from .reproduce import run
+    checks = run(args.out, quick=args.quick)
+    print(f"wrote {args.out}/REPRODUCTION.md ({len(checks)} checks)")
+
+
 def cmd_merge(args):
     from .logs import merge_logs
     _check_output(args.out)
@@ -455,6 +461,11 @@ def main(argv=None):
     p.add_argument("--quick", action="store_true", help="the main grid only (under a minute)")
     p.add_argument("--references", default=None, help="folder of the mpmath references (tests/data)")
     p.set_defaults(run=cmd_stability)
+
+    p = sub.add_parser("reproduce", help="recompute the paper's quantitative claims (docs/REPRODUCTION.md)")
+    p.add_argument("--out", default="docs", help="folder for REPRODUCTION.md and its PNGs")
+    p.add_argument("--quick", action="store_true", help="small settings (the tests)")
+    p.set_defaults(run=cmd_reproduce)
 
     p = sub.add_parser("merge", help="merge the logs of the shards of one run")
     p.add_argument("logs", nargs="+")

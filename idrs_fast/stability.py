@@ -190,7 +190,7 @@ def markdown(cells, curves):
     for c in curves:
         scipy_values = np.array([np.nan if v is None else v for v in c["scipy"]])
         gap = np.nanmax(np.abs(scipy_values - np.array(c["exact"]))) if np.isfinite(scipy_values).any() else np.nan
-        lines.append(f"- N = {c['dim']}, sigma1/sigma0 = {c['sigma1'] / c['sigma0']:.4g}, pB = {c['pB']:g}: "
+        lines.append(f"- N = {c['dim']}, sigma1/sigma0 = {c['sigma1'] / c['sigma0']:.8g}, pB = {c['pB']:g}: "
                      f"scipy NaN at {int(np.sum(~np.isfinite(scipy_values)))} of {len(scipy_values)} "
                      f"distances, largest gap to the exact curve {gap:.2e}")
     return "\n".join(lines) + "\n"
