@@ -241,7 +241,8 @@ def cmd_audit(args):
 
 def cmd_stability(args):
     from .stability import run
-    cells = run(args.out, quick=args.quick, references=args.references)
+    cells = run(args.out, quick=args.quick, references=args.references, dims=args.dims,
+                max_nc=args.max_nc)
     broken = sum(1 for c in cells if c["idrs_fast"]["wrong"] or c["idrs_fast"]["not_finite"])
     print(f"wrote {args.out}/stability.md ({len(cells)} (N, lambda) cells; idrs_fast broken in "
           f"{broken}, scipy in {sum(1 for c in cells if c['scipy']['wrong'] or c['scipy']['not_finite'])})")
@@ -460,6 +461,8 @@ def main(argv=None):
     p.add_argument("--out", default="stability", help="folder for the report")
     p.add_argument("--quick", action="store_true", help="the main grid only (under a minute)")
     p.add_argument("--references", default=None, help="folder of the mpmath references (tests/data)")
+    p.add_argument("--dims", type=POSITIVE, nargs="+", default=None, help="only these N")
+    p.add_argument("--max-nc", type=RATE, default=None, help="only lambda up to this")
     p.set_defaults(run=cmd_stability)
 
     p = sub.add_parser("reproduce", help="recompute the paper's quantitative claims (docs/REPRODUCTION.md)")

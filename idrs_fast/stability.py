@@ -40,11 +40,16 @@ def reference_folder():
                      "run from a source checkout or pass --references DIR")
 
 
-def load_references(folder, quick=False):
+def load_references(folder, quick=False, dims=None, max_nc=None):
+    """The mpmath points (x, df, nc, upper, log P) with P >= 1e-300; the main grid only
+    when quick; only the given dims (N) and nc <= max_nc when given."""
     rows = json.loads((pathlib.Path(folder) / REFERENCES[0]).read_text())
     if not quick:
         rows += json.loads((pathlib.Path(folder) / REFERENCES[1]).read_text())
-    keep = [r for r in rows if float(r["log_p"]) > -690.0]         # P >= 1e-300
+    keep = [r for r in rows if float(r["log_p"]) > -690.0
+            and (dims is None or r["df"] in dims) and (max_nc is None or r["nc"] <= max_nc)]
+    if not keep:
+        raise ValueError("no reference point in the chosen grid (--dims, --max-nc)")
     x, df, nc = (np.array([r[k] for r in keep], dtype=float) for k in ("x", "df", "nc"))
     upper = np.array([r["upper"] for r in keep])
     log_p = np.array([float(r["log_p"]) for r in keep])
@@ -86,6 +91,7 @@ def accuracy_grid(x, df, nc, upper, log_p, batch=2048, budget=2.0):
             pick = np.flatnonzero((df == n) & (bin_nc == lam))
             ours = np.where(upper[pick], ncx2.logsf(x[pick], df[pick], nc[pick]),
                             ncx2.logcdf(x[pick], df[pick], nc[pick]))
+            on_gpu = _gpu_tails(x[pick], df[pick], nc[pick], upper[pick])
             tiled = [np.resize(v[pick], batch) for v in (x, df, nc, upper)]
             start = time.perf_counter()
             np.where(tiled[3], ncx2.logsf(*tiled[:3]), ncx2.logcdf(*tiled[:3]))
@@ -103,13 +109,28 @@ def accuracy_grid(x, df, nc, upper, log_p, batch=2048, budget=2.0):
                 _scipy_tails(*small)
                 cost_scipy = (time.perf_counter() - start) / 256
             cell = dict(dim=float(n), nc=float(lam), points=int(pick.size), scipy_points=len(theirs))
-            for name, error, cost in (("idrs_fast", _errors(ours, log_p[pick]), cost_ours),
-                                      ("scipy", _errors(np.array(theirs), log_p[done]), cost_scipy)):
+            results = [("idrs_fast", _errors(ours, log_p[pick]), cost_ours),
+                       ("scipy", _errors(np.array(theirs), log_p[done]), cost_scipy)]
+            if on_gpu is not None:
+                results.append(("idrs_fast_gpu", _errors(on_gpu, log_p[pick]), np.nan))
+            for name, error, cost in results:
                 cell[name] = dict(max_error=float(np.max(error)), not_finite=int(np.sum(~np.isfinite(error))),
                                   wrong=int(np.sum(error > WRONG)), seconds_per_eval=float(cost),
                                   slow=bool(cost > SLOW))
             cells.append(cell)
     return cells
+
+
+def _gpu_tails(x, df, nc, upper):
+    """The tails on a GPU (backend="cuda") where one is usable, else None."""
+    from . import _cuda
+    if _cuda.simulated():
+        return None
+    try:
+        _cuda.modules()
+    except _cuda.GpuUnavailableError:
+        return None
+    return np.where(upper, ncx2.logsf(x, df, nc, backend="cuda"), ncx2.logcdf(x, df, nc, backend="cuda"))
 
 
 def xi_curves(points=60):
@@ -182,6 +203,11 @@ def markdown(cells, curves):
         lines.append(f"| {int(c['dim'])} | {c['nc']:g} | {c['points']} | {a['max_error']:.2e} | "
                      f"{b['max_error']:.2e} | {b['not_finite']} | {b['wrong']} | "
                      f"{a['seconds_per_eval'] * 1e6:.1f} | {b['seconds_per_eval'] * 1e6:.1f} |")
+    if "idrs_fast_gpu" in cells[0]:
+        lines += ["", "GPU (backend='cuda'): largest error over all cells "
+                  f"{max(c['idrs_fast_gpu']['max_error'] for c in cells):.2e}."]
+    else:
+        lines += ["", "No GPU was usable for this run: the GPU column is absent."]
     broken = [c for c in cells if c["idrs_fast"]["wrong"] or c["idrs_fast"]["not_finite"]]
     lines += ["", f"idrs_fast is wrong (> {WRONG:g}) or not finite in {len(broken)} cell(s); scipy in "
               f"{sum(1 for c in cells if c['scipy']['wrong'] or c['scipy']['not_finite'])} of {len(cells)}.",
@@ -196,11 +222,11 @@ def markdown(cells, curves):
     return "\n".join(lines) + "\n"
 
 
-def run(out, quick=False, references=None):
+def run(out, quick=False, references=None, dims=None, max_nc=None):
     """Write the report to the folder `out`; return its cells."""
     out = pathlib.Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    data = load_references(references or reference_folder(), quick)
+    data = load_references(references or reference_folder(), quick, dims, max_nc)
     cells = accuracy_grid(*data, budget=0.5 if quick else 3.0)
     curves = xi_curves(20 if quick else 60)
     for name in ("idrs_fast", "scipy"):

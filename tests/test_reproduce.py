@@ -29,5 +29,7 @@ def test_the_numbers_the_paper_states(tmp_path):
     assert table1["table1_max_difference"] <= 0.001 + 1e-12
     _, renyi = reproduce.figure11(tmp_path, True)
     assert renyi["renyi_never_above_exact"]
+    _, shrinking = reproduce.table4_and_shrinking(tmp_path, True)
+    assert shrinking["shrinking_vanishes"] and shrinking["idrs_shrinks_less"]
     _, linear = reproduce.figure13(tmp_path, True)
     assert 0 <= linear["figure13_gap_0.12"] < linear["figure13_gap_0.5"]
