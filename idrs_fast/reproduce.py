@@ -185,7 +185,7 @@ def table4_and_shrinking(out, quick):
                          f"{s['misclassification']:.3f}", f"{s['class_accuracy_std']:.3f}"])
             gaps[(sigma, label)] = s["class_accuracy_std"]
     cone_rows = []
-    for dim in ((2, 6) if quick else (2, 6, 18, 60)):
+    for dim in ((2, 6) if quick else (2, 6, 18, 60, 180, 400)):
         result = _toy_run("cone", datasets.cone(dim, seed=0), 0.5, 0.2, n, epochs, 2)
         cone_rows.append([dim, f"{result['constant']['accuracy']:.3f}", f"{result['IDRS']['accuracy']:.3f}"])
     dims = np.unique(np.geomspace(1, 196608, 14 if quick else 40).astype(int))

@@ -496,8 +496,8 @@ def _cli(*args, **kwargs):
                           **kwargs)
 
 
-@pytest.mark.parametrize("command", ["demo", "train", "certify", "merge", "radius", "analyze",
-                                     "thresholds"])
+@pytest.mark.parametrize("command", ["demo", "train", "certify", "merge", "radius", "audit",
+                                     "stability", "reproduce", "analyze", "thresholds"])
 def test_cli_help(command):
     result = _cli(command, "--help")
     assert result.returncode == 0 and "usage: idrs-fast" in result.stdout
