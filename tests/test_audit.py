@@ -187,3 +187,15 @@ def test_memory_certification_resolves_overlaps_in_order():
     assert p.tolist() == [0, -1] and r.tolist() == [0.8, 0.0]  # inside another class's ball
     mean, low, high = order_dependence(x, None, predict, radius, predict, [0.0, 0.4], orders=10)
     assert np.all(low <= mean) and np.all(mean <= high) and high[1] > low[1] - 1e-12
+
+
+def test_ancer_logs_are_read_by_their_min_sigma_column(tmp_path):
+    """ANCER writes idx label predict radius radius_proxy correct min_sigma time."""
+    log = tmp_path / "ancer.tsv"
+    log.write_text("idx\tlabel\tpredict\tradius\tradius_proxy\tcorrect\tmin_sigma\ttime\n"
+                   "0\t0\t0\t2.0\t2.1\t1\t0.9\t1.0\n1\t1\t1\t0.1\t0.1\t1\t0.12\t1.0\n")
+    np.save(tmp_path / "x.npy", np.array([[0.0, 0.0], [1.0, 0.0]]))
+    x, sigma, predict, radius_low, p_a, claimed = load_certificates(log, tmp_path / "x.npy")
+    np.testing.assert_allclose(sigma, [0.9, 0.12])
+    result = audit(x, sigma, predict, radius_low, p_a)
+    assert result["summary"]["contradicted"] == 1 and result["refuted"][0]["x0"] == 0
