@@ -14,7 +14,6 @@ import time
 os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
 os.environ.setdefault("RAY_AUTH_MODE", "disabled")
 
-import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 from idrs_fast.datasets import digits  # noqa: E402

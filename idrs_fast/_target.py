@@ -81,6 +81,19 @@ def select(backend, named):
     return _cuda.target(devices.pop() if devices else None, library)
 
 
+def gpu_available():
+    """Whether the GPU backend can run here (numba-cuda, CuPy and a visible GPU; not the
+    simulator)."""
+    from . import _cuda
+    if _cuda.simulated():
+        return False
+    try:
+        _cuda.modules()
+    except _cuda.GpuUnavailableError:
+        return False
+    return True
+
+
 def current():
     """The target of the element-wise call now running (the CPU outside one)."""
     return _CURRENT.get(CPU)

@@ -8,13 +8,13 @@ import argparse
 import math
 import os
 import pathlib
-import pickle
 import sys
 import time
 
 import numpy as np
 
-DATASETS = "toy2d, digits or cone:N (N in 2, 6, 18, 60, 180, 400, ...)"
+from .sources import DATASETS, built_in_data, load_train_file, train_file_model
+
 
 
 def _describe(stats):
@@ -51,17 +51,6 @@ def _progress(label):
     return update
 
 
-def load_data(name, seed=0):
-    from . import datasets
-    if name == "toy2d":
-        return datasets.toy_2d(seed=seed)
-    if name == "digits":
-        return datasets.digits(seed=seed)
-    if name.startswith("cone:"):
-        return datasets.cone(int(name.split(":", 1)[1]), seed=seed)
-    raise ValueError(f"unknown data set {name!r}: use {DATASETS}")
-
-
 def _sigma(args, x_train):
     from .sigma import KnnSigma
     if args.rate > 0:
@@ -69,49 +58,16 @@ def _sigma(args, x_train):
     return args.sigma
 
 
-def _model_for(data, seed, width, depth):
-    import torch
-    from .training import mlp
-    x_train, y_train = data[0], data[1]
-    torch.manual_seed(seed)
-    return mlp(x_train.shape[1], int(np.max(y_train)) + 1, width, depth)
-
-
 def cmd_train(args):
     import torch
     from .training import train
-    data = load_data(args.data, args.seed)
-    model = _model_for(data, args.seed, args.width, args.depth)
+    data = built_in_data(args.data, args.seed)
+    model = train_file_model(data, args.seed, args.width, args.depth)
     train(model, data[0], data[1], _sigma(args, data[0]), epochs=args.epochs, seed=args.seed,
           lr=args.lr)
     torch.save(dict(state=model.state_dict(), data=args.data, seed=args.seed, width=args.width,
                     depth=args.depth), args.out)
     print(f"wrote {args.out}")
-
-
-MODEL_KEYS = ("state", "data", "seed", "width", "depth")
-
-
-def _load_model(path):
-    """A model file of `idrs-fast train`; ValueError naming what is wrong with it."""
-    import torch
-    try:
-        saved = torch.load(path, weights_only=True)
-    except (pickle.UnpicklingError, RuntimeError, EOFError, AttributeError) as error:
-        raise ValueError(f"{path} is not a model file of `idrs-fast train` "
-                         f"({str(error).splitlines()[0][:80]})") from None
-    missing = [key for key in MODEL_KEYS if not (isinstance(saved, dict) and key in saved)]
-    if missing:
-        raise ValueError(f"{path} is not a model file of `idrs-fast train`: no {missing}")
-    data = load_data(saved["data"], saved["seed"])
-    model = _model_for(data, saved["seed"], saved["width"], saved["depth"])
-    try:
-        model.load_state_dict(saved["state"])
-    except RuntimeError as error:
-        raise ValueError(f"{path}: the weights do not fit the model it describes "
-                         f"({str(error).splitlines()[0][:80]})") from None
-    model.eval()
-    return model, data, saved
 
 
 def environment(model=None):
@@ -179,7 +135,8 @@ def _executor(args, source):
 
 
 def cmd_certify(args):
-    from .sources import ModelSource, load_data, parse_shard, subset
+    from .pipeline import parse_shard, subset
+    from .sources import ModelSource, load_data
     _check_output(args.log)
     normalize = _normalize(args.normalize)
     source = ModelSource(args.model, normalize, args.noise_space)
@@ -188,7 +145,7 @@ def cmd_certify(args):
     if data_spec is None:
         if source.kind != "file" or not _is_train_file(args.model):
             raise ValueError("--data is required unless --model is a file of `idrs-fast train`")
-        data_spec = _load_model(args.model)[2]["data"]
+        data_spec = load_train_file(args.model)[2]["data"]
     x_train, y_train, x_test, y_test, provenance = load_data(data_spec, args.data_seed, normalize,
                                                              args.noise_space)
     if args.train_data is not None:
@@ -210,7 +167,7 @@ def cmd_certify(args):
 
 def _is_train_file(path):
     try:
-        _load_model(path)
+        load_train_file(path)
         return True
     except ValueError:
         return False
@@ -255,7 +212,7 @@ def cmd_reproduce(args):
 
 
 def cmd_merge(args):
-    from .logs import merge_logs
+    from .pipeline import merge_logs
     _check_output(args.out)
     count = merge_logs(args.logs, args.out)
     print(f"wrote {args.out} ({count} rows from {len(args.logs)} logs)")
@@ -327,8 +284,8 @@ def cmd_demo(args):
         ("digits", 0.25, 0.02, [0.25, 0.5, 0.75, 1.0], 64),
     ]
     for name, sigma_b, rate, radii, width in plans:
-        data = load_data(name, args.seed)
-        model = _model_for(data, args.seed, width, 3)
+        data = built_in_data(name, args.seed)
+        model = train_file_model(data, args.seed, width, 3)
         print(f"[{name}] training ({data[0].shape[0]} examples, {data[0].shape[1]} dims, "
               f"sigma {sigma_b})", file=sys.stderr)
         train(model, data[0], data[1], sigma_b, epochs=args.epochs, seed=args.seed, lr=1e-2)

@@ -12,7 +12,7 @@ R = sigma_k / 2 (Phi^-1(E_A) - Phi^-1(E_B)), sigma_{k+1} = sigma_k + beta dR/dsi
 import numpy as np
 import torch
 
-from .logs import model_fingerprint
+from .sources import model_fingerprint
 
 #: their training-time clamp, and their pip package's
 CLAMP_PAPER, CLAMP_PACKAGE = (0.02, 0.98), (0.001, 0.999)

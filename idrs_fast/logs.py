@@ -2,7 +2,7 @@
 (``idx label predict radius correct time``) plus ``sigma`` and ``pA``.
 
 The first line, ``# idrs-fast <json>``, records the run's settings (among them the
-model's fingerprint, model_fingerprint). Rows are written one at a time (one write,
+model's fingerprint, sources.model_fingerprint). Rows are written one at a time (one write,
 flush, fsync), so a killed run leaves at most one partial last line; reopening the
 same run drops it and continues after the last complete row. A CertifyLog holds an
 advisory lock on its file while it is open, so a second process on the same log
@@ -14,7 +14,6 @@ torn last line (no newline), and refuse a malformed row or an index written twic
 """
 import decimal
 import fcntl
-import hashlib
 import json
 import os
 import pathlib
@@ -27,28 +26,7 @@ MAGIC = "# idrs-fast "
 HEADER = "\t".join(COLUMNS) + "\n"
 
 
-def model_fingerprint(model):
-    """sha256 (16 hex digits) of a torch model's class name and state_dict (names,
-    dtypes, shapes and bytes of every parameter and buffer)."""
-    import torch
-    digest = hashlib.sha256(type(model).__qualname__.encode())
-    for name, tensor in model.state_dict().items():
-        tensor = tensor.detach().cpu().contiguous().reshape(-1)
-        digest.update(f"{name}:{tensor.dtype}:{tuple(tensor.shape)}".encode())
-        digest.update(tensor.view(torch.uint8).numpy().tobytes())
-    return digest.hexdigest()[:16]
-
-
 ENVIRONMENT = "environment"          # recorded on the settings line, never compared
-
-
-def file_sha256(path):
-    """sha256 (16 hex digits) of a file's bytes."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()[:16]
 
 
 class CertifyLog:
@@ -296,44 +274,3 @@ def pa_from_log(log, sigma):
     upper_tail = ndtr(-z) * (1.0 + 1e-14)          # ndtr's relative error, rounded up
     p_a = np.nextafter(1.0 - upper_tail, 0.0)
     return np.where((log["predict"] < 0) | (z <= 0.0), 0.5, p_a)
-
-
-def merge_logs(paths, out):
-    """Merge the logs of the shards of one run into `out`, in index order, and return
-    the number of rows. Refused (ValueError, nothing written): settings that differ
-    other than in `shard`, an index in two logs, an index of the run's subset in
-    none, a log with no subset recorded."""
-    from .sources import subset
-    first = None
-    rows = {}
-    for path in paths:
-        settings, environment = read_settings(path)
-        common = {k: v for k, v in settings.items() if k != "shard"}
-        if first is None:
-            first, first_environment, first_path = common, environment, path
-        elif common != first:
-            changed = sorted(k for k in set(common) | set(first) if common.get(k) != first.get(k))
-            raise ValueError(f"{path} is not a shard of the run of {first_path} (settings differ: "
-                             f"{changed})")
-        table = read_log(path)
-        for j, idx in enumerate(table["idx"]):
-            if idx in rows:
-                raise ValueError(f"{path}:{table['_line'][j]}: index {idx} is also in {rows[idx][0]}")
-            rows[idx] = (path, [table[c][j] for c in COLUMNS])
-    if "subset" not in first:
-        raise ValueError(f"{first_path} records no subset: not a log of `idrs-fast certify`")
-    part = first["subset"]
-    expected = {str(i) for i in subset(part["of"], part["skip"], part["max"])}
-    missing = sorted(expected - set(rows), key=int)
-    extra = sorted(set(rows) - expected, key=int)
-    if missing or extra:
-        raise ValueError(f"the logs do not cover the run's {len(expected)} inputs exactly: "
-                         f"{len(missing)} missing (first {missing[:5]}), {len(extra)} outside "
-                         f"the subset (first {extra[:5]})")
-    out = pathlib.Path(out)
-    if out.exists():
-        raise ValueError(f"{out} exists: merge into a new file")
-    with CertifyLog(out, {**first, "shard": None}, first_environment) as merged:
-        for idx in sorted(rows, key=int):
-            merged.write_fields(rows[idx][1])
-    return len(rows)

@@ -11,7 +11,8 @@ import warnings
 
 import numpy as np
 
-from .logs import CertifyLog, model_fingerprint
+from .logs import COLUMNS, CertifyLog, read_log, read_settings
+from .sources import file_sha256, model_fingerprint
 
 
 def run_settings(smooth, n0, n, alpha, seed, separate_pb=False):
@@ -141,7 +142,7 @@ def recertify_log(path, out, sigma, rate, dim, clamp=None, n=None, alpha=0.001):
     the printed radius on the safe side (logs.pa_from_log). Writes `out` with the
     same idx, label, predict and correct, radius 0 where the row abstains; returns
     the number of rows."""
-    from .logs import file_sha256, load_log, pa_from_log, read_log
+    from .logs import load_log, pa_from_log
     from .radius import certified_radius, cohen_radius
     from .smoothing import clopper_pearson_lower
     log, table = load_log(path), read_log(path)
@@ -168,3 +169,69 @@ def recertify_log(path, out, sigma, rate, dim, clamp=None, n=None, alpha=0.001):
             written.write(int(idx), int(log["label"][j]), int(log["predict"][j]), float(radius[j]),
                           bool(log["correct"][j]), 0.0, sigma, float(p_a[j]))
     return int(log["idx"].size)
+
+
+def subset(count, skip=1, max_inputs=0, shard=None):
+    """The indices certified, as Cohen et al. report them (every `skip`-th input below
+    `max_inputs`, 0: all), then shard i of K: every K-th of those from the i-th (a
+    split with no padding and no duplicates). shard: (i, K) or None."""
+    if skip < 1 or max_inputs < 0:
+        raise ValueError(f"skip = {skip} must be >= 1 and max = {max_inputs} >= 0")
+    stop = count if max_inputs == 0 else min(count, max_inputs)
+    indices = np.arange(0, stop, skip, dtype=np.int64)
+    if shard is not None:
+        i, k = shard
+        indices = indices[i::k]
+    return indices
+
+
+def parse_shard(text):
+    """'i/K' with 0 <= i < K as (i, K); ValueError otherwise."""
+    try:
+        i, k = (int(part) for part in str(text).split("/"))
+    except ValueError:
+        raise ValueError(f"shard {text!r} must be i/K (integers, e.g. 0/4)") from None
+    if not (k >= 1 and 0 <= i < k):
+        raise ValueError(f"shard {text!r}: need 0 <= i < K (shards 0/{max(k, 1)} .. "
+                         f"{max(k, 1) - 1}/{max(k, 1)})")
+    return i, k
+
+
+def merge_logs(paths, out):
+    """Merge the logs of the shards of one run into `out`, in index order, and return
+    the number of rows. Refused (ValueError, nothing written): settings that differ
+    other than in `shard`, an index in two logs, an index of the run's subset in
+    none, a log with no subset recorded."""
+    first = None
+    rows = {}
+    for path in paths:
+        settings, environment = read_settings(path)
+        common = {k: v for k, v in settings.items() if k != "shard"}
+        if first is None:
+            first, first_environment, first_path = common, environment, path
+        elif common != first:
+            changed = sorted(k for k in set(common) | set(first) if common.get(k) != first.get(k))
+            raise ValueError(f"{path} is not a shard of the run of {first_path} (settings differ: "
+                             f"{changed})")
+        table = read_log(path)
+        for j, idx in enumerate(table["idx"]):
+            if idx in rows:
+                raise ValueError(f"{path}:{table['_line'][j]}: index {idx} is also in {rows[idx][0]}")
+            rows[idx] = (path, [table[c][j] for c in COLUMNS])
+    if "subset" not in first:
+        raise ValueError(f"{first_path} records no subset: not a log of `idrs-fast certify`")
+    part = first["subset"]
+    expected = {str(i) for i in subset(part["of"], part["skip"], part["max"])}
+    missing = sorted(expected - set(rows), key=int)
+    extra = sorted(set(rows) - expected, key=int)
+    if missing or extra:
+        raise ValueError(f"the logs do not cover the run's {len(expected)} inputs exactly: "
+                         f"{len(missing)} missing (first {missing[:5]}), {len(extra)} outside "
+                         f"the subset (first {extra[:5]})")
+    out = pathlib.Path(out)
+    if out.exists():
+        raise ValueError(f"{out} exists: merge into a new file")
+    with CertifyLog(out, {**first, "shard": None}, first_environment) as merged:
+        for idx in sorted(rows, key=int):
+            merged.write_fields(rows[idx][1])
+    return len(rows)

@@ -1,6 +1,8 @@
 """`idrs-fast reproduce`: the paper's quantitative claims recomputed, each a section
 of docs/REPRODUCTION.md with its PNGs, all from this module (one command
-regenerates the report; --quick is the small setting the tests run).
+regenerates the report; --quick is the small setting the tests run). Unlike the other
+reports it runs experiments (the toy tables train and certify small models), so it
+imports the smoothing layer.
 """
 import pathlib
 import time

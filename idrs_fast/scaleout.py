@@ -16,7 +16,7 @@ import pathlib
 
 import numpy as np
 
-from .logs import model_fingerprint
+from .sources import model_fingerprint
 from .pipeline import certify_group
 
 IN_FLIGHT = 2                 # groups queued per actor

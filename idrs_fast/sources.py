@@ -13,16 +13,83 @@ Preprocessing as the field does it: with `normalize=(mean, std)` the model sees
 (x - mean) / std per channel; noise="input" adds the noise before that layer (Cohen
 et al.'s models carry it as their first layer), noise="normalized" after it.
 """
+import hashlib
 import importlib
 import pathlib
+import pickle
 import sys
 
 import numpy as np
 
-from .logs import file_sha256
 
 BUILT_IN = ("toy2d", "digits")
+DATASETS = "toy2d, digits or cone:N (N in 2, 6, 18, 60, 180, 400, ...)"
+MODEL_KEYS = ("state", "data", "seed", "width", "depth")
 NOISE_SPACES = ("input", "normalized")
+
+
+def model_fingerprint(model):
+    """sha256 (16 hex digits) of a torch model's class name and state_dict (names,
+    dtypes, shapes and bytes of every parameter and buffer)."""
+    import torch
+    digest = hashlib.sha256(type(model).__qualname__.encode())
+    for name, tensor in model.state_dict().items():
+        tensor = tensor.detach().cpu().contiguous().reshape(-1)
+        digest.update(f"{name}:{tensor.dtype}:{tuple(tensor.shape)}".encode())
+        digest.update(tensor.view(torch.uint8).numpy().tobytes())
+    return digest.hexdigest()[:16]
+
+
+def file_sha256(path):
+    """sha256 (16 hex digits) of a file's bytes."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()[:16]
+
+
+def built_in_data(name, seed=0):
+    """(x_train, y_train, x_test, y_test) of a built-in data set."""
+    from . import datasets
+    if name == "toy2d":
+        return datasets.toy_2d(seed=seed)
+    if name == "digits":
+        return datasets.digits(seed=seed)
+    if name.startswith("cone:"):
+        return datasets.cone(int(name.split(":", 1)[1]), seed=seed)
+    raise ValueError(f"unknown data set {name!r}: use {DATASETS}")
+
+
+def train_file_model(data, seed, width, depth):
+    """The MLP of `idrs-fast train` for this data (weights not yet loaded)."""
+    import torch
+    from .training import mlp
+    x_train, y_train = data[0], data[1]
+    torch.manual_seed(seed)
+    return mlp(x_train.shape[1], int(np.max(y_train)) + 1, width, depth)
+
+
+def load_train_file(path):
+    """A model file of `idrs-fast train`; ValueError naming what is wrong with it."""
+    import torch
+    try:
+        saved = torch.load(path, weights_only=True)
+    except (pickle.UnpicklingError, RuntimeError, EOFError, AttributeError) as error:
+        raise ValueError(f"{path} is not a model file of `idrs-fast train` "
+                         f"({str(error).splitlines()[0][:80]})") from None
+    missing = [key for key in MODEL_KEYS if not (isinstance(saved, dict) and key in saved)]
+    if missing:
+        raise ValueError(f"{path} is not a model file of `idrs-fast train`: no {missing}")
+    data = built_in_data(saved["data"], saved["seed"])
+    model = train_file_model(data, saved["seed"], saved["width"], saved["depth"])
+    try:
+        model.load_state_dict(saved["state"])
+    except RuntimeError as error:
+        raise ValueError(f"{path}: the weights do not fit the model it describes "
+                         f"({str(error).splitlines()[0][:80]})") from None
+    model.eval()
+    return model, data, saved
 
 
 def _callable(spec, what):
@@ -114,8 +181,7 @@ class ModelSource:
         try:
             return torch.jit.load(self.spec, map_location="cpu")
         except (RuntimeError, ValueError):
-            from .cli import _load_model        # a file of `idrs-fast train`
-            return _load_model(self.spec)[0]
+            return load_train_file(self.spec)[0]      # a file of `idrs-fast train`
 
     def __call__(self):
         import torch
@@ -132,8 +198,7 @@ def load_data(spec, seed=0, normalize=None, noise="input"):
     path = pathlib.Path(spec)
     train = (None, None)
     if spec in BUILT_IN or spec.startswith("cone:"):
-        from .cli import load_data as built_in
-        x_train, y_train, x, y = built_in(spec, seed)
+        x_train, y_train, x, y = built_in_data(spec, seed)
         train = (x_train, y_train)
         provenance = dict(data=spec, data_seed=seed)
     elif path.is_file() and path.suffix == ".npz":
@@ -209,29 +274,3 @@ def _stack(dataset, spec):
         return np.stack(xs), np.array(ys, dtype=np.int64)
     except ValueError:
         raise ValueError(f"--data {spec}: inputs of different shapes") from None
-
-
-def subset(count, skip=1, max_inputs=0, shard=None):
-    """The indices certified, as Cohen et al. report them (every `skip`-th input below
-    `max_inputs`, 0: all), then shard i of K: every K-th of those from the i-th (a
-    split with no padding and no duplicates). shard: (i, K) or None."""
-    if skip < 1 or max_inputs < 0:
-        raise ValueError(f"skip = {skip} must be >= 1 and max = {max_inputs} >= 0")
-    stop = count if max_inputs == 0 else min(count, max_inputs)
-    indices = np.arange(0, stop, skip, dtype=np.int64)
-    if shard is not None:
-        i, k = shard
-        indices = indices[i::k]
-    return indices
-
-
-def parse_shard(text):
-    """'i/K' with 0 <= i < K as (i, K); ValueError otherwise."""
-    try:
-        i, k = (int(part) for part in str(text).split("/"))
-    except ValueError:
-        raise ValueError(f"shard {text!r} must be i/K (integers, e.g. 0/4)") from None
-    if not (k >= 1 and 0 <= i < k):
-        raise ValueError(f"shard {text!r}: need 0 <= i < K (shards 0/{max(k, 1)} .. "
-                         f"{max(k, 1) - 1}/{max(k, 1)})")
-    return i, k

@@ -123,12 +123,8 @@ def accuracy_grid(x, df, nc, upper, log_p, batch=2048, budget=2.0):
 
 def _gpu_tails(x, df, nc, upper):
     """The tails on a GPU (backend="cuda") where one is usable, else None."""
-    from . import _cuda
-    if _cuda.simulated():
-        return None
-    try:
-        _cuda.modules()
-    except _cuda.GpuUnavailableError:
+    from ._target import gpu_available
+    if not gpu_available():
         return None
     return np.where(upper, ncx2.logsf(x, df, nc, backend="cuda"), ncx2.logcdf(x, df, nc, backend="cuda"))
 

@@ -2,7 +2,6 @@
 merged, Ray actors (a worker killed mid-group included) and logs re-certified
 without a model. Every way of running must give the single-process log, every
 column but `time`."""
-import json
 import os
 import pathlib
 import subprocess
@@ -17,7 +16,8 @@ sys.path.insert(0, str(HERE))
 import scaleout_models  # noqa: E402
 
 from idrs_fast.logs import load_log, read_log, read_settings  # noqa: E402
-from idrs_fast.sources import ModelSource, load_data, parse_shard, subset  # noqa: E402
+from idrs_fast.pipeline import parse_shard, subset  # noqa: E402
+from idrs_fast.sources import ModelSource, load_data  # noqa: E402
 
 CONSOLE_SCRIPT = str(pathlib.Path(sys.executable).with_name("idrs-fast"))
 ENV = dict(os.environ, PYTHONPATH=os.pathsep.join([str(HERE), os.environ.get("PYTHONPATH", "")]),
