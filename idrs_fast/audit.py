@@ -23,7 +23,7 @@ import pathlib
 import numpy as np
 from scipy.special import ndtr
 
-from .logs import _rounding_floor, read_log, read_settings, rounding_ceiling
+from .logs import read_log, read_settings, rounding_ceiling, rounding_floor
 from .radius import xi_greater, xi_smaller
 from .theory import sigma_ratio_threshold, sigma_ratio_upper_threshold
 
@@ -150,7 +150,7 @@ def load_certificates(log_path, inputs_path):
         predict = np.array([int(v) for v in pick("predict")])
     except ValueError as error:
         raise ValueError(f"{log_path}: {error}") from None
-    radius_low = np.array([max(_rounding_floor(v), 0.0) for v in pick("radius")])
+    radius_low = np.array([max(rounding_floor(v), 0.0) for v in pick("radius")])
     radius_high = np.array([rounding_ceiling(v) for v in pick("radius")])
     if "pA" in table:
         p_a = np.minimum([rounding_ceiling(v) for v in pick("pA")], 1.0)

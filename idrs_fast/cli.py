@@ -54,6 +54,9 @@ def _progress(label):
 def _sigma(args, x_train):
     from .sigma import KnnSigma
     if args.rate > 0:
+        if x_train is None:
+            raise ValueError("--rate > 0 (IDRS sigma(x)) needs training inputs: give --train-data "
+                             "or a built-in --data")
         return KnnSigma(x_train, args.sigma, args.rate, k=args.k, m=args.m, cap=args.cap)
     return args.sigma
 
@@ -71,15 +74,15 @@ def cmd_train(args):
 
 
 def environment(model=None):
-    """Package versions and the device, recorded in a log beside its settings."""
+    """Versions of the packages around idrs_fast (its own is a compared setting,
+    pipeline.run_settings) and the device, recorded in a log beside its settings."""
     import numba
     import torch
 
-    from . import __version__
     device = "cpu"
     if torch.cuda.is_available():
         device = torch.cuda.get_device_name(0)
-    return dict(idrs_fast=__version__, torch=torch.__version__, numpy=np.__version__,
+    return dict(torch=torch.__version__, numpy=np.__version__,
                 numba=numba.__version__, python=sys.version.split()[0], device=device)
 
 
@@ -149,7 +152,9 @@ def cmd_certify(args):
     x_train, y_train, x_test, y_test, provenance = load_data(data_spec, args.data_seed, normalize,
                                                              args.noise_space)
     if args.train_data is not None:
-        x_train, y_train = load_data(args.train_data, args.data_seed, normalize, args.noise_space)[2:4]
+        train = load_data(args.train_data, args.data_seed, normalize, args.noise_space)
+        # a built-in name brings its own training split; a file or factory is all training data
+        x_train, y_train = train[:2] if train[0] is not None else train[2:4]
     args.data = data_spec
     shard = parse_shard(args.shard) if args.shard else None
     index = subset(len(x_test), args.skip, args.max, shard)

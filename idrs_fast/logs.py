@@ -195,7 +195,7 @@ def read_log(path):
     return out
 
 
-def _rounding_floor(text):
+def rounding_floor(text):
     """The lower end of the rounding interval of a printed decimal (half a unit of
     its last digit below it), rounded down to a float64."""
     return _rounding_end(text, -1)
@@ -249,7 +249,7 @@ def load_log(path):
         raise ValueError(f"{path}: index {twice} is written {len(lines)} times (lines "
                          f"{', '.join(map(str, lines))}); {int(np.sum(counts > 1))} duplicated "
                          "index(es): was the log written by two runs?")
-    out["radius_low"] = np.array([_rounding_floor(v) for v in rows["radius"]], dtype=np.float64)
+    out["radius_low"] = np.array([rounding_floor(v) for v in rows["radius"]], dtype=np.float64)
     return out
 
 

@@ -17,7 +17,9 @@ from .sources import file_sha256, model_fingerprint
 
 def run_settings(smooth, n0, n, alpha, seed, separate_pb=False):
     """The settings every result of certify_dataset depends on."""
-    return dict(model=model_fingerprint(smooth.base_classifier), sigma=_sigma_identity(smooth.sigma),
+    from . import __version__
+    return dict(idrs_fast=__version__,
+                model=model_fingerprint(smooth.base_classifier), sigma=_sigma_identity(smooth.sigma),
                 rate=smooth.rate, n0=n0, n=n, alpha=alpha, seed=seed,
                 separate_pb=bool(separate_pb), num_classes=smooth.num_classes)
 
@@ -142,12 +144,12 @@ def recertify_log(path, out, sigma, rate, dim, clamp=None, n=None, alpha=0.001):
     the printed radius on the safe side (logs.pa_from_log). Writes `out` with the
     same idx, label, predict and correct, radius 0 where the row abstains; returns
     the number of rows."""
-    from .logs import load_log, pa_from_log
+    from .logs import load_log, pa_from_log, rounding_floor
     from .radius import certified_radius, cohen_radius
     from .smoothing import clopper_pearson_lower
     log, table = load_log(path), read_log(path)
-    if "pA" in table:
-        p_a, source = np.array([float(v) for v in table["pA"]]), "pA column"
+    if "pA" in table:                   # printed digits: the lower end of their interval
+        p_a, source = np.array([rounding_floor(v) for v in table["pA"]]), "pA column (rounded down)"
     elif "count" in table:
         if n is None:
             raise ValueError(f"{path} has a count column: give the number of samples n")

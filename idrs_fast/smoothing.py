@@ -12,6 +12,7 @@ uninterrupted one would, on either device. Votes are counted where the scores ar
 import ctypes
 import functools
 import platform
+import warnings
 
 import numpy as np
 import torch
@@ -86,6 +87,11 @@ class Smooth:
         self.sigma = sigma
         self.rate = _semi_elasticity(sigma, rate)
         self.retain_memory = retain_memory
+        self.sound = bool(getattr(sigma, "sound", True))
+        if not self.sound:
+            warnings.warn(f"{type(sigma).__name__} chooses sigma per input with no bound on its "
+                          "semi-elasticity: the radii are Cohen's formula at that sigma, NOT "
+                          "certificates (result['sound'] is False)", UserWarning, stacklevel=2)
 
     @property
     def device(self):
@@ -224,7 +230,8 @@ class Smooth:
         x: a batch of finite inputs; index: each input's index in its data set (its
         noise stream), default 0, 1, ...; seed: the run's seed.
         Returns a dict of arrays: predict (ABSTAIN where pA <= 1/2), radius, pA, pB,
-        sigma, nonfinite (samples without a vote, both stages)."""
+        sigma, nonfinite (samples without a vote, both stages), sound (False for a sigma
+        provider that is not semi-elastic, e.g. ddrs.DdrsSigma: no certificates)."""
         if not (isinstance(n0, (int, np.integer)) and isinstance(n, (int, np.integer))
                 and n0 >= 1 and n >= 1):
             raise ValueError(f"n0 = {n0!r} and n = {n!r} must both be integers >= 1")
@@ -253,7 +260,7 @@ class Smooth:
             radius = cohen_radius(p_a, sigma, pB=pb_arg)
         predict = np.where((p_a > 0.5) & (p_a > p_b), guess.cpu().numpy(), ABSTAIN)
         return dict(predict=predict, radius=np.where((predict != ABSTAIN) & (radius > 0), radius, 0.0), pA=p_a,
-                    pB=p_b, sigma=sigma, nonfinite=lost0 + lost1)
+                    pB=p_b, sigma=sigma, nonfinite=lost0 + lost1, sound=self.sound)
 
 
 def _semi_elasticity(sigma, rate):

@@ -63,15 +63,6 @@ def _errors(log_tail, log_p):
     return np.where(np.isfinite(log_tail), error, np.inf)
 
 
-def _timed(function, repeat):
-    best = np.inf
-    for _ in range(repeat):
-        start = time.perf_counter()
-        function()
-        best = min(best, time.perf_counter() - start)
-    return best
-
-
 def _scipy_tails(x, df, nc, upper):
     with np.errstate(all="ignore"), warnings.catch_warnings():
         warnings.simplefilter("ignore")               # Boost's non-convergence messages

@@ -171,7 +171,10 @@ def test_ddrs_sigma_is_deterministic_and_climbs_the_objective(toy):
         optimize_sigma(model, batch, clamp=(0.5, 0.4))
     provider = DdrsSigma(model, samples=20, iterations=5, step=0.04)
     assert provider.identity()["certificate"].endswith("not sound") and provider.rate == 0.0
-    result = Smooth(model, 2, provider).certify(batch, 16, 200, 0.01)
+    with pytest.warns(UserWarning, match="NOT certificates"):
+        smooth = Smooth(model, 2, provider)
+    result = smooth.certify(batch, 16, 200, 0.01)
+    assert result["sound"] is False and Smooth(model, 2, 0.5).certify(batch, 16, 50, 0.01)["sound"]
     np.testing.assert_allclose(result["sigma"], provider(batch).numpy(), rtol=1e-6)
 
 

@@ -60,8 +60,9 @@ def test_the_log_records_provenance_and_the_subset(files):
     assert settings["subset"] == {"skip": 2, "max": 40, "of": 50} and settings["shard"] is None
     assert settings["model_file"] == "model.ts" and len(settings["model_sha256"]) == 16
     assert settings["data_file"] == "test.npz" and settings["noise_space"] == "input"
+    assert settings["idrs_fast"]                 # its version is compared: noise may change
     environment = read_settings(files / "single.tsv")[1]
-    assert {"idrs_fast", "torch", "numpy", "device"} <= set(environment)
+    assert {"torch", "numpy", "device"} <= set(environment) and "idrs_fast" not in environment
 
 
 def test_three_shards_merged_are_the_single_run(files):
@@ -164,6 +165,26 @@ def test_radius_from_a_cohen_log_without_a_model(tmp_path):
     assert _cli("analyze", out).returncode == 0
 
 
+def test_a_printed_pa_column_is_rounded_down_before_it_is_certified(tmp_path):
+    """'0.99' stands for any pA in [0.985, 0.995): re-certifying must use 0.985."""
+    from idrs_fast import certified_radius
+    log = tmp_path / "ours.tsv"
+    log.write_text("idx\tlabel\tpredict\tradius\tcorrect\ttime\tsigma\tpA\n"
+                   "0\t1\t1\t0.5\t1\t1.0\t0.25\t0.99\n")
+    assert _cli("radius", "--log", log, "--sigma", "0.25", "--rate", "0.01", "--dim", "3072",
+                "--out", tmp_path / "idrs.tsv").returncode == 0
+    radius = load_log(tmp_path / "idrs.tsv")["radius"][0]
+    assert radius == pytest.approx(float(certified_radius(0.985, 0.25, 0.01, 3072)), rel=1e-5)
+    assert radius < certified_radius(0.99, 0.25, 0.01, 3072) * (1 - 1e-3)
+
+
+def test_idrs_without_training_inputs_is_refused_in_one_line(files):
+    result = _cli("certify", "--model", files / "model.ts", "--data", files / "test.npz",
+                  "--rate", "0.01", "--log", files / "no_train.tsv", *MC)
+    assert result.returncode == 2 and "needs training inputs" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1 and not (files / "no_train.tsv").exists()
+
+
 ray = pytest.importorskip("ray")
 
 
@@ -176,7 +197,7 @@ def local_ray():
     ray.shutdown()
 
 
-def _ray_run(files, log, **executor):
+def _ray_run(files, log, progress=None, **executor):
     from idrs_fast.pipeline import certify_dataset
     from idrs_fast.scaleout import RayExecutor
     from idrs_fast.smoothing import Smooth
@@ -189,13 +210,17 @@ def _ray_run(files, log, **executor):
                     inputs=50, **source.provenance, subset=dict(skip=2, max=40, of=50), shard=None,
                     sigma_source=None)
     return certify_dataset(smooth, x[index], y[index], log, 16, 400, 0.001, batch_size=1000, seed=3,
-                           inputs_per_group=4, index=index, settings=settings,
+                           inputs_per_group=4, index=index, settings=settings, progress=progress,
                            executor=RayExecutor(executor.pop("factory", source), workers=2,
                                                 cpus_per_worker=0.5, threads=1, **executor))
 
 
 def test_ray_with_two_workers_gives_the_single_process_log(files, local_ray, tmp_path):
-    assert _ray_run(files, tmp_path / "ray.tsv") == 20
+    reports = []
+    assert _ray_run(files, tmp_path / "ray.tsv", progress=lambda *a: reports.append(a)) == 20
+    done, total, stats = reports[-1]
+    assert (done, total) == (20, 20) and stats["samples_per_s"] > 0
+    assert len(stats["workers"]) == 2 and sum(stats["workers"].values()) == 20   # per worker
     table, settings = rows(tmp_path / "ray.tsv")
     assert table == rows(files / "single.tsv")[0]
     assert settings == rows(files / "single.tsv")[1]
