@@ -13,7 +13,7 @@ import math
 import numpy as np
 
 from bench_gpu import cohen_rows
-from idrs_fast.kernels import ball, ncx2, radius, xi
+from idrs_fast.kernels import ncx2, radius, xi
 
 COUNTS = collections.Counter()
 

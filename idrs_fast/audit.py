@@ -85,8 +85,9 @@ def audit(x, sigma, predict, radius_low, p_a, dim=None, claimed_rate=None, chunk
                    not_justified=int(bad_unjust.size),
                    largest_refuted_radius=float(radius_low[refuted_inputs].max()) if refuted_inputs.size else 0.0,
                    refuted_fraction=float(refuted_inputs.size / claims.size) if claims.size else 0.0,
-                   refuted_per_class={int(c): int(np.sum(predict[refuted_inputs] == c))
-                                      for c in np.unique(predict[claims])},
+                   refuted_fraction_per_class={
+                       int(c): float(np.mean(np.isin(claims[predict[claims] == c], refuted_inputs)))
+                       for c in np.unique(predict[claims])},
                    pairs_checked=int(distance.size), implied_semi_elasticity=implied,
                    claimed_rate=claimed_rate, dim=dim)
     return dict(summary=summary, refuted=rows)
@@ -186,6 +187,8 @@ def report(result, limit=50):
              f"| {s['certificates']} | {s['contradicted']} | {s['not_justified']} | "
              f"{s['refuted_fraction']:.3f} | {s['largest_refuted_radius']:.4g} | "
              f"{s['implied_semi_elasticity']:.4g} | {s['claimed_rate']} |"]
+    lines += ["", "Refuted fraction of each predicted class's certificates: " + ", ".join(
+        f"{c}: {f:.3f}" for c, f in s["refuted_fraction_per_class"].items())]
     if result["refuted"]:
         lines += ["", "| x0 | x1 | distance | radius x0 | radius x1 | sigma1/sigma0 | xi | grade | reason |",
                   "|---|---|---|---|---|---|---|---|---|"]

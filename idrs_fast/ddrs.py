@@ -32,7 +32,8 @@ def optimize_sigma(model, x, sigma0=0.12, samples=100, iterations=100, step=1e-4
     if not 0.0 < low < high < 1.0:
         raise ValueError(f"clamp = {clamp!r} must be (low, high) with 0 < low < high < 1")
     x = torch.as_tensor(x)
-    device = next(model.parameters()).device if any(True for _ in model.parameters()) else x.device
+    parameter = next(model.parameters(), None)
+    device = x.device if parameter is None else parameter.device
     x = x.to(device=device, dtype=torch.float32)
     if x.ndim < 2 or x.shape[0] == 0 or not bool(torch.isfinite(x).all()):
         raise ValueError(f"x must be a non-empty batch of finite inputs, got shape {tuple(x.shape)}")

@@ -68,19 +68,24 @@ def table1_and_figure3(out, quick):
     return text, dict(table1_max_difference=worst)
 
 
-def _pair_radius(p_a, s0, s1, dims, steps=80):
-    """The largest a with xi_>(a; s0, s1, N, 1 - pA) < 1/2 (bisection, all N at once):
-    the exact counterpart of Figure 11's Renyi radius for a fixed sigma1."""
-    dims = np.asarray(dims, dtype=float)
-    p_b = 1.0 - p_a
-    certified = lambda a: xi_greater(a, s0, s1, dims, p_b) < 0.5      # noqa: E731
-    low, high = np.zeros_like(dims), np.full_like(dims, 4.0 * s0 * norm.ppf(p_a))
-    ok = certified(np.zeros_like(dims))
+def _last_true(holds, high, steps=80):
+    """The largest t in [0, high] (element-wise) with holds(t), for a `holds` that is
+    true up to some t and false after, by bisection; 0 where holds(0) is false."""
+    low = np.zeros_like(high)
+    inside = holds(low)
     for _ in range(steps):
         middle = 0.5 * (low + high)
-        passed = certified(middle)
+        passed = holds(middle)
         low, high = np.where(passed, middle, low), np.where(passed, high, middle)
-    return np.where(ok, low, 0.0)
+    return np.where(inside, low, 0.0)
+
+
+def _pair_radius(p_a, s0, s1, dims):
+    """The largest a with xi_>(a; s0, s1, N, 1 - pA) < 1/2, all N at once: the exact
+    counterpart of Figure 11's Renyi radius for a fixed sigma1."""
+    dims = np.asarray(dims, dtype=float)
+    return _last_true(lambda a: xi_greater(a, s0, s1, dims, 1.0 - p_a) < 0.5,
+                      np.full_like(dims, 4.0 * s0 * norm.ppf(p_a)))
 
 
 def figure11(out, quick):
@@ -228,25 +233,20 @@ def table4_and_shrinking(out, quick):
                       idrs_shrinks_less=bool(idrs[2.0][-1] >= ratios[1.5][-1]))
 
 
-def _idrs_ball_radius(rho, sigma_b, rate, dims, steps=80):
+def _idrs_ball_radius(rho, sigma_b, rate, dims):
     """The radius r* of the smoothed ball class {||x|| <= rho} under sigma(x) =
     sigma_b exp(rate (||x|| - rho)): the largest ||x|| in [0, rho] where
     ncx2.cdf(rho^2 / sigma^2, N, ||x||^2 / sigma^2) > 1/2 (bisection, all N at once;
     the probability falls as ||x|| grows, and sigma grows with it)."""
     from . import ncx2
     rho, rate, dims = (np.asarray(v, dtype=float) for v in (rho, rate, dims))
-    keeps = lambda r: ncx2.cdf((rho / (sigma_b * np.exp(rate * (r - rho)))) ** 2, dims,  # noqa: E731
-                               (r / (sigma_b * np.exp(rate * (r - rho)))) ** 2) > 0.5
-    low, high = np.zeros_like(rho), rho.copy()
-    inside = keeps(low)
-    for _ in range(steps):
-        middle = 0.5 * (low + high)
-        passed = keeps(middle)
-        low, high = np.where(passed, middle, low), np.where(passed, high, middle)
-    return np.where(inside, low, 0.0)
+    sigma = lambda r: sigma_b * np.exp(rate * (r - rho))        # noqa: E731
+    return _last_true(lambda r: ncx2.cdf((rho / sigma(r)) ** 2, dims, (r / sigma(r)) ** 2) > 0.5,
+                      rho.copy())
 
 
 def imagenet(out, quick, rates=(1e-4, 5e-4, 1e-3), radii=(0.5, 1.0, 1.5, 2.0), dim=150528):
+    from .analyze import certified_accuracy
     from .logs import load_log, pa_from_log
     folder = SHARED / "imagenet" / "resnet50"
     if not folder.exists():
@@ -263,7 +263,8 @@ def imagenet(out, quick, rates=(1e-4, 5e-4, 1e-3), radii=(0.5, 1.0, 1.5, 2.0), d
             runs.append((f"IDRS r = {rate:g}, clamped", certified_radius(
                 p_a, float(sigma), rate, dim, clamp="cifar10")))
         for name, radius in runs:
-            rows.append([sigma, name] + [f"{np.mean((log['correct'] == 1) & (radius >= r)):.3f}" for r in radii])
+            accuracy = certified_accuracy(dict(correct=log["correct"], radius=radius), radii)
+            rows.append([sigma, name] + [f"{a:.3f}" for a in accuracy])
     text = ("## ImageNet at full dimension (N = 150528)\n\n"
             "Cohen et al.'s ResNet-50 logs, pA recovered on the safe side; certified accuracy at each "
             "radius; 'clamped' uses the paper's CIFAR-10 sigma_t rule (it gives no ImageNet rule).\n\n"

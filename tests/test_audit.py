@@ -156,6 +156,7 @@ def test_cli_audit_writes_the_json_summary(tmp_path):
     summary = json.loads((tmp_path / "a.json").read_text())["summary"]
     assert {"certificates", "contradicted", "not_justified", "largest_refuted_radius"} <= set(summary)
     assert summary["contradicted"] == 1 and summary["largest_refuted_radius"] > 50
+    assert summary["refuted_fraction_per_class"] == {"0": 1.0, "1": 0.0}      # JSON keys
 
 
 def test_ddrs_sigma_is_deterministic_and_climbs_the_objective(toy):
