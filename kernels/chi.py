@@ -4,13 +4,13 @@ nu = 2e5, where log-gamma and the power terms would each be ~1e6 and cancel.
 """
 import math
 
-from ._jit import kernel
+from ._jit import kernel, vector_kernel
 from .normal import square_residual
 
 LOG_SQRT_2PI = 0.91893853320467274178
 
 
-@kernel
+@vector_kernel
 def log1p_minus_x(x):
     """log(1 + x) - x, accurate near x = 0.
 
@@ -47,21 +47,28 @@ def chi_constants(nu):
     return root_nu, root_nu_low, math.log(nu), 0.5 * math.log(nu / math.pi) - stirling_error(0.5 * nu)
 
 
+@vector_kernel
+def chi_deviance(w, log_w, nu, root_nu, root_nu_low, log_nu):
+    """t - 1 - log t with t = w^2 / nu (the other arguments from chi_constants(nu)),
+    formed from (w - sqrt nu)(w + sqrt nu) / nu with sqrt nu carried to twice
+    float64's precision: its half-ulp would shift every node's log-density by
+    a (t - 1) 2 w / nu times it, a bias that cost up to 2.3 float64 floors of x at
+    N ~ 2e5 (1.35 at a point of tests/data/ncx2_random_reference.json). log_w = log w,
+    or NaN to take log(w) only where the series does not apply (w then is a float
+    well above the underflow range, or the term is 0 anyway)."""
+    t_minus_1 = ((w - root_nu) - root_nu_low) * (w + root_nu) / nu
+    if abs(t_minus_1) <= 0.5:
+        return -log1p_minus_x(t_minus_1)
+    if log_w != log_w:
+        log_w = math.log(w)
+    return t_minus_1 - (2.0 * log_w - log_nu)
+
+
 @kernel
 def log_chi_pdf(w, log_w, nu, root_nu, root_nu_low, log_nu, log_norm):
     """log of the chi density with nu > 0 degrees of freedom at w > 0 (log_w = log w;
-    the other arguments from chi_constants(nu)).
+    the other arguments from chi_constants(nu)):
 
-    With a = nu/2 and t = w^2/nu: log f = -a (t - 1 - log t) - log w + log sqrt(nu/pi)
-    - stirling_error(a); t - 1 - log t is formed from (w - sqrt nu)(w + sqrt nu) / nu,
-    with sqrt nu carried to twice float64's precision: its half-ulp would shift every
-    node's log-density by a (t - 1) 2 w / nu times it, a bias that cost up to 2.3
-    float64 floors of x at N ~ 2e5 (1.35 at a point of
-    tests/data/ncx2_random_reference.json).
+        log f = -(nu / 2) chi_deviance - log w + log sqrt(nu / pi) - stirling_error(nu / 2).
     """
-    t_minus_1 = ((w - root_nu) - root_nu_low) * (w + root_nu) / nu
-    if abs(t_minus_1) <= 0.5:
-        deviance = -log1p_minus_x(t_minus_1)
-    else:
-        deviance = t_minus_1 - (2.0 * log_w - log_nu)
-    return -0.5 * nu * deviance - log_w + log_norm
+    return -0.5 * nu * chi_deviance(w, log_w, nu, root_nu, root_nu_low, log_nu) - log_w + log_norm

@@ -6,7 +6,7 @@ relative precision.
 """
 import math
 
-from ._jit import kernel
+from ._jit import kernel, vector_kernel
 
 LOG_SQRT_2PI = 0.91893853320467274178  # log(sqrt(2 pi))
 INV_SQRT2 = 0.70710678118654752440
@@ -25,7 +25,7 @@ _GL8_W0, _GL8_W1, _GL8_W2, _GL8_W3 = (
 SPLIT = 134217729.0   # 2^27 + 1, Veltkamp's splitting constant
 
 
-@kernel
+@vector_kernel
 def square_residual(x, r):
     """x - r^2 exactly (r^2 by Dekker's exact product; x - r^2 then by Sterbenz when
     r ~ sqrt(x)), without fma."""
@@ -35,6 +35,95 @@ def square_residual(x, r):
     square = r * r
     error = ((high * high - square) + 2.0 * high * low) + low * low
     return (x - square) - error
+
+
+# W. J. Cody, "Rational Chebyshev approximations for the error function", Math. Comp.
+# 23 (1969) 631-638, as in his CALERF (netlib specfun): erf on |y| <= 0.46875,
+# erfcx on 0.46875 <= y <= 4 and on y > 4 (in 1 / y^2)
+ERF_SMALL_MAX = 0.46875
+_CODY_A = (3.16112374387056560e00, 1.13864154151050156e02, 3.77485237685302021e02,
+           3.20937758913846947e03, 1.85777706184603153e-1)
+_CODY_B = (2.36012909523441209e01, 2.44024637934444173e02, 1.28261652607737228e03,
+           2.84423683343917062e03)
+_CODY_C = (5.64188496988670089e-1, 8.88314979438837594e00, 6.61191906371416295e01,
+           2.98635138197400131e02, 8.81952221241769090e02, 1.71204761263407058e03,
+           2.05107837782607147e03, 1.23033935479799725e03, 2.15311535474403846e-8)
+_CODY_D = (1.57449261107098347e01, 1.17693950891312499e02, 5.37181101862009858e02,
+           1.62138957456669019e03, 3.29079923573345963e03, 4.36261909014324716e03,
+           3.43936767414372164e03, 1.23033935480374942e03)
+_CODY_P = (3.05326634961232344e-1, 3.60344899949804439e-1, 1.25781726111229246e-1,
+           1.60837851487422766e-2, 6.58749161529837803e-4, 1.63153871373020978e-2)
+_CODY_Q = (2.56852019228982242e00, 1.87295284992346047e00, 5.27905102951428412e-1,
+           6.05183413124413191e-2, 2.33520497626869185e-3)
+INV_SQRT_PI = 0.56418958354775628695
+
+
+@vector_kernel
+def erf_small(y):
+    """erf(y) for |y| <= ERF_SMALL_MAX (Cody 1969)."""
+    a, b = _CODY_A, _CODY_B
+    y2 = y * y
+    num = a[4] * y2
+    den = y2
+    num = (num + a[0]) * y2
+    den = (den + b[0]) * y2
+    num = (num + a[1]) * y2
+    den = (den + b[1]) * y2
+    num = (num + a[2]) * y2
+    den = (den + b[2]) * y2
+    return y * (num + a[3]) / (den + b[3])
+
+
+@vector_kernel
+def erfcx_large(y):
+    """exp(y^2) erfc(y) for y >= ERF_SMALL_MAX (Cody 1969); no exponential is taken,
+    so a caller that works with logarithms can add -y^2 to its own exponent."""
+    if y <= 4.0:
+        c, d = _CODY_C, _CODY_D
+        num = c[8] * y
+        den = y
+        num = (num + c[0]) * y
+        den = (den + d[0]) * y
+        num = (num + c[1]) * y
+        den = (den + d[1]) * y
+        num = (num + c[2]) * y
+        den = (den + d[2]) * y
+        num = (num + c[3]) * y
+        den = (den + d[3]) * y
+        num = (num + c[4]) * y
+        den = (den + d[4]) * y
+        num = (num + c[5]) * y
+        den = (den + d[5]) * y
+        num = (num + c[6]) * y
+        den = (den + d[6]) * y
+        return (num + c[7]) / (den + d[7])
+    p, q = _CODY_P, _CODY_Q
+    inv2 = 1.0 / (y * y)
+    num = p[5] * inv2
+    den = inv2
+    num = (num + p[0]) * inv2
+    den = (den + q[0]) * inv2
+    num = (num + p[1]) * inv2
+    den = (den + q[1]) * inv2
+    num = (num + p[2]) * inv2
+    den = (den + q[2]) * inv2
+    num = (num + p[3]) * inv2
+    den = (den + q[3]) * inv2
+    return (INV_SQRT_PI - inv2 * (num + p[4]) / (den + q[4])) / y
+
+
+@vector_kernel
+def half_erfc_scaled(y):
+    """(c, e) with erfc(y) / 2 = c exp(e) for real y with |y| < 26: e = -fl(y^2) where
+    y >= ERF_SMALL_MAX (c then carries erfcx and y^2's rounding error, so no
+    exponential is taken and a caller in logarithms adds e to its own exponent),
+    else e = 0 and c is erfc(y) / 2 itself."""
+    if y >= ERF_SMALL_MAX:
+        square = y * y
+        return 0.5 * erfcx_large(y) * (1.0 + square_residual(square, y)), -square
+    if y > -ERF_SMALL_MAX:
+        return 0.5 - 0.5 * erf_small(y), 0.0
+    return 1.0 - 0.5 * math.exp(-y * y) * erfcx_large(-y), 0.0
 
 
 @kernel
