@@ -18,6 +18,7 @@ from .ball import (ball_log_mass, ball_log_mass_radius, ball_log_mass_squared_ra
 from .normal import norm_ppf_from_log, square_residual
 from .poisson import poisson_applies, poisson_log_pdf, poisson_log_tail
 from .saddlepoint import saddlepoint_log_pdf, saddlepoint_log_tail
+from .sankaran import model_margin, model_score
 
 MAX_QUANTILE_STEPS = 100
 MAX_BISECTIONS = 80     # each phase of the out-of-core quantile
@@ -76,7 +77,7 @@ def ncx2_log_tail(x, df, nc, upper):
 
 
 @kernel
-def _tail_score(d, margin, dim, upper):
+def ball_score(d, margin, dim, upper):
     """Normal score of the ball mass: Phi^-1(P) (lower) or -Phi^-1(Q) (upper)."""
     log_p, evaluations = ball_log_mass(d, margin, dim, upper)
     if upper:
@@ -86,18 +87,27 @@ def _tail_score(d, margin, dim, upper):
 
 @kernel
 def _start_margin(d, dim, z, log_p, upper):
-    """Wilson-Hilferty start for the scaled chi-square c chi2_f matching two moments,
-    with the power-law lower tail P ~ (x / 2c)^(f/2) / Gamma(f/2 + 1) far below."""
+    """(margin, score slope there): Sankaran's model margin (kernels/sankaran.py, ~1e-6
+    in score at N = 3072), or far in the lower tail, where the Wilson-Hilferty base
+    of the two-moment scaled chi-square c chi2_f is below 0.2, the power law
+    P ~ (x / 2c)^(f/2) / Gamma(f/2 + 1) with the slope of a normal score."""
     lam = d * d
     c = (dim + 2.0 * lam) / (dim + lam)
     f = (dim + lam) / c
     k = 2.0 / (9.0 * f)
     base = 1.0 - k + z * math.sqrt(k)
     if base > 0.2 or upper:
+        m = model_margin(d, z, dim)
+        if d + m > 0.0:
+            score, slope = model_score(d, m, dim)
+            if 0.0 < slope < math.inf:
+                return m, slope
         x = c * f * max(base, 0.2) ** 3
     else:
         x = 2.0 * c * math.exp((2.0 / f) * (log_p + math.lgamma(0.5 * f + 1.0)))
-    return (x - lam) / (math.sqrt(x) + d)
+    m = (x - lam) / (math.sqrt(x) + d)
+    # slope of the score in m ~ d x / d m / sd(X) = 2 rho / sqrt(2 (N + 2 lambda))
+    return m, 2.0 * max(d + m, 1e-3) / math.sqrt(2.0 * (dim + 2.0 * lam))
 
 
 @kernel
@@ -127,11 +137,13 @@ def ball_margin_quantile_from(d, log_p, dim, upper, m_start):
         return math.nan
     z = -norm_ppf_from_log(log_p) if upper else norm_ppf_from_log(log_p)
     m0 = m_start
-    if not (m0 == m0 and d + m0 >= 0.0):
-        m0 = _start_margin(d, dim, z, log_p, upper)
-    g0 = _tail_score(d, m0, dim, upper) - z
-    # slope of the score in m ~ d x / d m / sd(X) = 2 rho / sqrt(2 (N + 2 lambda))
-    slope = 2.0 * max(d + m0, 1e-3) / math.sqrt(2.0 * (dim + 2.0 * d * d))
+    if m0 == m0 and d + m0 >= 0.0:
+        score, slope = model_score(d, m0, dim)
+        if not 0.0 < slope < math.inf:
+            slope = 2.0 * max(d + m0, 1e-3) / math.sqrt(2.0 * (dim + 2.0 * d * d))
+    else:
+        m0, slope = _start_margin(d, dim, z, log_p, upper)
+    g0 = ball_score(d, m0, dim, upper) - z
     have_lo = False
     have_hi = False
     m_lo = -d
@@ -157,7 +169,7 @@ def ball_margin_quantile_from(d, log_p, dim, upper, m_start):
                 m1 = -d + 0.25 * (d + m_hi)           # shrink the radius
             else:
                 m1 = m_lo + (d + m_lo) + 1.0                # double the radius
-        g1 = _tail_score(d, m1, dim, upper) - z
+        g1 = ball_score(d, m1, dim, upper) - z
         if abs(m1 - m0) <= _margin_tolerance(d, m1):
             return m1
         if have_lo and have_hi and (m_hi - m_lo) <= _margin_tolerance(d, m_hi):
@@ -167,7 +179,11 @@ def ball_margin_quantile_from(d, log_p, dim, upper, m_start):
         secant = (g1 - g0) / (m1 - m0)
         valid = 0.0 < secant < math.inf and abs(g1) < math.inf
         step = -g1 / secant if valid else -g1 / slope
-        if abs(g1) < math.inf and abs(step) <= (1.0 if valid else 16.0) * _margin_tolerance(d, m1):
+        # secant: the error after this step is C |step| |previous step| with C the
+        # score's curvature over twice its slope, nearly 0 (taken as 16); without a
+        # valid secant the step itself must be 16 times below the tolerance
+        predicted = abs(step) * min(16.0 * abs(m1 - m0), 1.0) if valid else 16.0 * abs(step)
+        if abs(g1) < math.inf and predicted <= _margin_tolerance(d, m1):
             return m1 + step
         m0, g0 = m1, g1
         m1 = m0 + step
