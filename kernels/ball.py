@@ -77,6 +77,7 @@ STRETCH = 4.0
 MAX_SCALE = 0.5     # the mapped variables have poles pi/2 off the real axis
 TAIL_CUT = 1e-18    # stop a side once a term is below this fraction of the sum
 LOG_4 = 1.3862943611198906
+LOG_SQRT_2PI = 0.91893853320467274178
 EVEN_PROBE = 0.01    # N = 2: the curvature at the mode v = 0 from the slope here
 
 
@@ -127,24 +128,44 @@ def _chord_probability(kind, s, d, s_minus_d):
 
 
 @vector_kernel
+def _tanh_map(v, rho):
+    """(|w|, rho - |w|, e = exp(-2|v|)) of the map w = rho tanh(v) used at N = 2,
+    from one exp (dw/dv = rho sech^2 v = 4 rho e / (1 + e)^2)."""
+    one_minus_e = -math.expm1(-2.0 * abs(v))
+    e = 1.0 - one_minus_e
+    return rho * one_minus_e / (1.0 + e), rho * 2.0 * e / (1.0 + e), e
+
+
+@vector_kernel
 def _relative_integrand(kind, v, d, margin, rho, nu, chi, peak):
-    """exp(log integrand - peak) at v (the value of _integrand), with two logarithms
-    fewer for the masses under the logistic map: chi_nu(w) times the map's
-    dw/dv = w sigma(-v) is exp(log_norm - nu/2 chi_deviance) sigma(-v), and the chord
-    probability comes without a logarithm where it can (_chord_probability)."""
-    if nu == 1.0 or kind == DENSITY:
-        value, slope = _integrand(kind, v, d, margin, rho, nu, chi, False)
-        return math.exp(value - peak)
+    """exp(log integrand - peak) at v (the value of _integrand) with fewer logarithms:
+    chi_nu(w) times the logistic map's dw/dv = w sigma(-v) is
+    exp(log_norm - nu/2 chi_deviance) sigma(-v) (N = 2: phi(w) times the tanh map's
+    4 rho e / (1 + e)^2); the chord probability comes without a logarithm where it
+    can (_chord_probability), and the density's phi(s - d) (1 + psi) / s needs none."""
     root_nu, root_nu_low, log_nu, log_norm, log_rho, residual = chi
-    sig, sig_neg, e = _logistic(v)
-    w = rho * sig
-    s, s_minus_d = _chord(w, rho * sig_neg, d, margin, rho, residual)
-    prob, log_factor = _chord_probability(kind, s, d, s_minus_d)
-    exponent = (log_norm - 0.5 * nu * chi_deviance(w, math.nan, nu, root_nu, root_nu_low, log_nu)
-                + log_factor - peak)
+    if nu == 1.0:
+        w, gap, e = _tanh_map(v, rho)
+        exponent = log_rho - 0.5 * w * w - LOG_SQRT_2PI
+        factor = 4.0 * e / ((1.0 + e) * (1.0 + e))
+    else:
+        sig, factor, e = _logistic(v)
+        w = rho * sig
+        gap = rho * factor
+        exponent = log_norm - 0.5 * nu * chi_deviance(w, math.nan, nu, root_nu, root_nu_low, log_nu)
+    s, s_minus_d = _chord(w, gap, d, margin, rho, residual)
+    if kind == DENSITY:
+        psi = math.exp(-2.0 * s * d) if s * d < 20.0 else 0.0
+        exponent -= 0.5 * s_minus_d * s_minus_d + LOG_SQRT_2PI
+        factor *= (1.0 + psi) / s
+    else:
+        prob, log_factor = _chord_probability(kind, s, d, s_minus_d)
+        exponent += log_factor
+        factor *= prob
+    exponent -= peak
     if exponent > 700.0:            # the product is representable, the factor is not
-        return math.exp(exponent + math.log(prob * sig_neg))
-    return math.exp(exponent) * (prob * sig_neg)
+        return math.exp(exponent + math.log(factor))
+    return math.exp(exponent) * factor
 
 
 @kernel
@@ -157,10 +178,8 @@ def _integrand(kind, v, d, margin, rho, nu, chi, with_slope):
         # N = 2: chi_1 is the half-normal 2 phi(w), smooth and nonzero at w = 0, so
         # integrate phi over (-rho, rho) with w = rho tanh(v): the integrand is even
         # in v with its mode at 0 and no slow tail (tanh, sech^2 from one exp)
-        one_minus_e = -math.expm1(-2.0 * abs(v))
-        e = 1.0 - one_minus_e
-        w = rho * one_minus_e / (1.0 + e)        # |w| = rho tanh|v|
-        gap = rho * 2.0 * e / (1.0 + e)          # rho - |w|
+        w, gap, e = _tanh_map(v, rho)
+        one_minus_e = 1.0 - e
         log_gap = math.log(2.0 * rho) - 2.0 * abs(v) - math.log1p(e)
         log_map = log_rho + LOG_4 - 2.0 * abs(v) - 2.0 * math.log1p(e)
         log_chi = log_norm_pdf(w)
