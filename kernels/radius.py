@@ -39,7 +39,8 @@ MAX_ROOT_STEPS = 200
 MAX_SQUARED_STEPS = 1 << 20
 MAX_BISECTIONS = 64
 MAX_MODEL_STEPS = 60      # regula falsi on the model slack
-MAX_CORRECTIONS = 6       # exact Newton corrections before the bracketed search decides
+MAX_CORRECTIONS = 8       # exact Newton corrections before the bracketed search decides
+MAX_MODEL_ERROR = 5e-2    # a coarser model (small N, small d) goes to the bracketed search
 MODEL_STEP = 1e-6         # relative step of the model slack's finite difference
 MARGIN_PUSH = 1e-13       # verification margin pushed to the safe side, times (1 + |m|)
 MODEL_PUSH = 10.0         # on the side checked from the model: times its error
@@ -191,6 +192,8 @@ def _solved_side(side, radius, s0, rate, sigma_t, dim, z_a, z_b, rel_tol):
         slope, dm_b, dm_a = _model_slope(radius, side, s0, rate, sigma_t, dim, z_a, z_b)
         if model_error != model_error:
             model_error = max(abs(excess_b), abs(excess_a)) / (1.0 + min(abs(m_b), abs(m_a)))
+            if not model_error <= MAX_MODEL_ERROR:
+                return math.nan, model_error
         if previous_r == previous_r and previous_r != radius:
             secant = (slack - previous_f) / (radius - previous_r)
             if 0.5 * slope < secant < 2.0 * slope or 2.0 * slope < secant < 0.5 * slope:
@@ -227,9 +230,9 @@ def _model_radius(f0_greater, f0_smaller, cohen, s0, rate, sigma_t, dim, log_qa,
     root_s = _model_root(SMALLER, f0_smaller, cohen, *args)
     if not (root_g > 0.0 and root_s > 0.0):
         return math.nan
-    side, other, root = GREATER, SMALLER, root_g
+    side, other, root, root_other = GREATER, SMALLER, root_g, root_s
     if root_s < root_g:
-        side, other, root = SMALLER, GREATER, root_s
+        side, other, root, root_other = SMALLER, GREATER, root_s, root_g
     radius, model_error = _solved_side(side, root, *args, rel_tol)
     if not radius > 0.0:
         return math.nan
@@ -247,6 +250,13 @@ def _model_radius(f0_greater, f0_smaller, cohen, s0, rate, sigma_t, dim, log_qa,
     f, m_b, m_a = side_slack(radius, other, s0, rate, sigma_t, dim, log_qa, log_pb, m_b, m_a)
     if f > 0.0:
         return radius
+    # the sides' roots were closer than the model could tell: the other one binds
+    second, model_error = _solved_side(other, root_other, *args, rel_tol)
+    if not 0.0 < second < radius:
+        return math.nan
+    f, m_b, m_a = side_slack(second, side, s0, rate, sigma_t, dim, log_qa, log_pb, m_b, m_a)
+    if f > 0.0:
+        return second
     return math.nan
 
 

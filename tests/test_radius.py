@@ -221,3 +221,52 @@ def test_exact_mode_is_within_one_grid_step_of_the_grid_search(dim):
                 grid = certified_radius(p_a, sigma, rate, dim, clamp=clamp, grid_step=step)
                 assert np.all(grid <= exact * (1 + 1e-9)), (sigma, rate, clamp)
                 assert np.all(exact <= grid + step * (1 + 1e-6)), (sigma, rate, clamp)
+
+
+def _python_radius(p_a, sigma, rate, dim, monkeypatch=None, fallback=False):
+    """(radius, ball masses, fast path used) with the kernels run as plain Python."""
+    from idrs_fast.kernels import ball, radius as kernel
+    count = {"masses": 0, "fast": 0}
+    original_mass, original_model = ball.ball_log_mass_radius, kernel._model_radius
+
+    def counted_mass(*args):
+        count["masses"] += 1
+        return original_mass(*args)
+
+    def model(*args):
+        out = np.nan if fallback else original_model(*args)
+        count["fast"] += out == out
+        return out
+    monkeypatch.setattr(ball, "ball_log_mass_radius", counted_mass)
+    monkeypatch.setattr(kernel, "_model_radius", model)
+    log_q = float(np.log1p(-p_a))
+    r = kernel.certified_radius(log_q, log_q, sigma, rate, 1.0, float(dim), 1e-9)
+    monkeypatch.undo()
+    return r, count["masses"], count["fast"] == 1
+
+
+@pytest.mark.parametrize("dim", [784, 3072, 150528, 196608])
+def test_radius_work_is_a_few_masses_and_flat_in_dim(dim, monkeypatch):
+    """The model-then-Newton search (kernels/radius.py) settles every CIFAR-like input
+    here without the bracketed search, in 6-8 ball masses (the bracketed search took
+    ~32): one Newton step and one verification on the binding side, one check on the
+    other, each a mass at x0 and one at x1 (benchmarks/count_evaluations.py)."""
+    work = []
+    for p_a in (0.6, 0.9, 0.99, 0.999, 0.99999):
+        for sigma in (0.12, 0.5):
+            r, masses, fast = _python_radius(p_a, sigma, 0.01, dim, monkeypatch)
+            assert fast and r > 0.0
+            work.append(masses)
+    assert max(work) <= 10 and np.mean(work) <= 7.0
+
+
+@pytest.mark.parametrize("dim, rate, p_a", [(3072, 0.01, 0.9), (3072, 0.2, 0.999), (784, 1e-3, 0.6),
+                                            (150528, 0.01, 0.99), (64, 0.01, 0.99), (2, 0.2, 0.9)])
+def test_model_path_agrees_with_the_bracketed_search(dim, rate, p_a, monkeypatch):
+    """Both answers pass and lie within rel_tol = 1e-9 below the root, so they agree to
+    1e-9; the fallback alone decides where the model path does not settle."""
+    fast, masses, used = _python_radius(p_a, 0.25, rate, dim, monkeypatch)
+    slow, slow_masses, _ = _python_radius(p_a, 0.25, rate, dim, monkeypatch, fallback=True)
+    assert abs(fast - slow) <= 1e-9 * slow
+    if dim >= 784:
+        assert used and masses < slow_masses
