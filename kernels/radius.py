@@ -8,12 +8,13 @@ Cohen's radius (Theorem B.6), so [0, Cohen] brackets it.
 
 The search runs first on a closed-form model of the ball masses (kernels/sankaran.py,
 ~1e-6 in normal score at N = 3072): both sides' model roots, the smaller one binding.
-Then Newton steps on the exact masses correct it (_corrected_root): at each radius the
+Then Newton steps on the exact masses correct it (_solved_side): at each radius the
 mass at x0 with the predicted margin is computed exactly, the margin corrected with
-the model's slope, and the mass at x1 computed at the corrected margin. Finally
-_verified checks the answer without solving a quantile: a margin pushed to the safe
-side whose exact mass at x0 is at least pB (resp. qA) bounds xi from above (the
-worst-case set is monotone in its margin), so the slack from it is a lower bound.
+the model's slope, and the mass at x1 computed at the corrected margin. The last step
+checks the answer without solving a quantile (_exact_term with a push): a margin
+pushed to the safe side whose exact mass at x0 is at least pB (resp. qA) bounds xi
+from above (the worst-case set is monotone in its margin), so the slack from it is a
+lower bound; the other side is checked the same way from the model's margins.
 Where any of this does not settle (small N, where the model is coarse; a clamp's
 kink), the bracketed search on the exact slack (kernels/xi.certification_slack,
 nearly linear in R: regula falsi with the Illinois modification) decides instead.
