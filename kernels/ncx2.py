@@ -106,8 +106,14 @@ def _start_margin(d, dim, z, log_p, upper):
     else:
         x = 2.0 * c * math.exp((2.0 / f) * (log_p + math.lgamma(0.5 * f + 1.0)))
     m = (x - lam) / (math.sqrt(x) + d)
-    # slope of the score in m ~ d x / d m / sd(X) = 2 rho / sqrt(2 (N + 2 lambda))
-    return m, 2.0 * max(d + m, 1e-3) / math.sqrt(2.0 * (dim + 2.0 * lam))
+    return m, _normal_slope(d, m, dim)
+
+
+@kernel
+def _normal_slope(d, m, dim):
+    """Slope of the score in m from the normal approximation: d x / d m / sd(X) =
+    2 rho / sqrt(2 (N + 2 lambda))."""
+    return 2.0 * max(d + m, 1e-3) / math.sqrt(2.0 * (dim + 2.0 * d * d))
 
 
 @kernel
@@ -140,7 +146,7 @@ def ball_margin_quantile_from(d, log_p, dim, upper, m_start):
     if m0 == m0 and d + m0 >= 0.0:
         score, slope = model_score(d, m0, dim)
         if not 0.0 < slope < math.inf:
-            slope = 2.0 * max(d + m0, 1e-3) / math.sqrt(2.0 * (dim + 2.0 * d * d))
+            slope = _normal_slope(d, m0, dim)
     else:
         m0, slope = _start_margin(d, dim, z, log_p, upper)
     g0 = ball_score(d, m0, dim, upper) - z

@@ -59,19 +59,21 @@ INV_SQRT_PI = 0.56418958354775628695
 
 
 @vector_kernel
+def _rational(x, num, den, p, q, terms):
+    """Cody's Horner recurrences: num, den updated `terms` times as (num + p[i]) x,
+    (den + q[i]) x; p and q are tuples of at least `terms` coefficients."""
+    for i in range(terms):
+        num = (num + p[i]) * x
+        den = (den + q[i]) * x
+    return num, den
+
+
+@vector_kernel
 def erf_small(y):
     """erf(y) for |y| <= ERF_SMALL_MAX (Cody 1969)."""
-    a, b = _CODY_A, _CODY_B
     y2 = y * y
-    num = a[4] * y2
-    den = y2
-    num = (num + a[0]) * y2
-    den = (den + b[0]) * y2
-    num = (num + a[1]) * y2
-    den = (den + b[1]) * y2
-    num = (num + a[2]) * y2
-    den = (den + b[2]) * y2
-    return y * (num + a[3]) / (den + b[3])
+    num, den = _rational(y2, _CODY_A[4] * y2, y2, _CODY_A, _CODY_B, 3)
+    return y * (num + _CODY_A[3]) / (den + _CODY_B[3])
 
 
 @vector_kernel
@@ -79,37 +81,11 @@ def erfcx_large(y):
     """exp(y^2) erfc(y) for y >= ERF_SMALL_MAX (Cody 1969); no exponential is taken,
     so a caller that works with logarithms can add -y^2 to its own exponent."""
     if y <= 4.0:
-        c, d = _CODY_C, _CODY_D
-        num = c[8] * y
-        den = y
-        num = (num + c[0]) * y
-        den = (den + d[0]) * y
-        num = (num + c[1]) * y
-        den = (den + d[1]) * y
-        num = (num + c[2]) * y
-        den = (den + d[2]) * y
-        num = (num + c[3]) * y
-        den = (den + d[3]) * y
-        num = (num + c[4]) * y
-        den = (den + d[4]) * y
-        num = (num + c[5]) * y
-        den = (den + d[5]) * y
-        num = (num + c[6]) * y
-        den = (den + d[6]) * y
-        return (num + c[7]) / (den + d[7])
-    p, q = _CODY_P, _CODY_Q
+        num, den = _rational(y, _CODY_C[8] * y, y, _CODY_C, _CODY_D, 7)
+        return (num + _CODY_C[7]) / (den + _CODY_D[7])
     inv2 = 1.0 / (y * y)
-    num = p[5] * inv2
-    den = inv2
-    num = (num + p[0]) * inv2
-    den = (den + q[0]) * inv2
-    num = (num + p[1]) * inv2
-    den = (den + q[1]) * inv2
-    num = (num + p[2]) * inv2
-    den = (den + q[2]) * inv2
-    num = (num + p[3]) * inv2
-    den = (den + q[3]) * inv2
-    return (INV_SQRT_PI - inv2 * (num + p[4]) / (den + q[4])) / y
+    num, den = _rational(inv2, _CODY_P[5] * inv2, inv2, _CODY_P, _CODY_Q, 4)
+    return (INV_SQRT_PI - inv2 * (num + _CODY_P[4]) / (den + _CODY_Q[4])) / y
 
 
 @vector_kernel
