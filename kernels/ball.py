@@ -321,18 +321,23 @@ def _trapezoid(kind, centre, width, d, margin, rho, nu, chi, evaluations):
     total = 1.0
     k_left = 0
     k_right = 0
+    left_open = True
+    right_open = True
     for k in range(1, MAX_NODES_PER_SIDE + 1):
-        term = _node(kind, -k * step, centre, scale, peak, d, margin, rho, nu, chi)
-        total += term
-        k_left = k
-        if term < TAIL_CUT * total:
+        if not (left_open or right_open):
             break
-    for k in range(1, MAX_NODES_PER_SIDE + 1):
-        term = _node(kind, k * step, centre, scale, peak, d, margin, rho, nu, chi)
-        total += term
-        k_right = k
-        if term < TAIL_CUT * total:
-            break
+        e = math.exp(k * step / STRETCH)     # the nodes at -t and t share exp(t / 4)
+        inv_e = 1.0 / e
+        if left_open:
+            term = _node(kind, inv_e, e, centre, scale, peak, d, margin, rho, nu, chi)
+            total += term
+            k_left = k
+            left_open = term >= TAIL_CUT * total
+        if right_open:
+            term = _node(kind, e, inv_e, centre, scale, peak, d, margin, rho, nu, chi)
+            total += term
+            k_right = k
+            right_open = term >= TAIL_CUT * total
     evaluations += k_left + k_right
     tolerance = REFINE_TOL if nu >= 1.0 else REFINE_TOL_FRACTIONAL
     for _ in range(MAX_HALVINGS):
@@ -340,8 +345,13 @@ def _trapezoid(kind, centre, width, d, margin, rho, nu, chi, evaluations):
         k_left *= 2
         k_right *= 2
         added = 0.0
-        for k in range(-k_left + 1, k_right, 2):
-            added += _node(kind, k * step, centre, scale, peak, d, margin, rho, nu, chi)
+        for k in range(1, max(k_left, k_right), 2):
+            e = math.exp(k * step / STRETCH)
+            inv_e = 1.0 / e
+            if k < k_left:
+                added += _node(kind, inv_e, e, centre, scale, peak, d, margin, rho, nu, chi)
+            if k < k_right:
+                added += _node(kind, e, inv_e, centre, scale, peak, d, margin, rho, nu, chi)
         evaluations += (k_left + k_right) // 2
         # T(step) - T(2 step) = step * (added - total)
         converged = abs(added - total) <= tolerance * (total + added)
@@ -352,11 +362,11 @@ def _trapezoid(kind, centre, width, d, margin, rho, nu, chi, evaluations):
 
 
 @kernel
-def _node(kind, t, centre, scale, peak, d, margin, rho, nu, chi):
-    """Integrand relative to its peak, times the map's derivative, at node t."""
-    e = math.exp(t / STRETCH)
-    v = centre + 0.5 * STRETCH * scale * (e - 1.0 / e)     # sinh, cosh from one exp
-    term = _relative_integrand(kind, v, d, margin, rho, nu, chi, peak) * 0.5 * (e + 1.0 / e)
+def _node(kind, e, inv_e, centre, scale, peak, d, margin, rho, nu, chi):
+    """Integrand relative to its peak, times the map's derivative, at the node t with
+    e = exp(t / STRETCH), inv_e = 1 / e (sinh and cosh from them)."""
+    v = centre + 0.5 * STRETCH * scale * (e - inv_e)
+    term = _relative_integrand(kind, v, d, margin, rho, nu, chi, peak) * 0.5 * (e + inv_e)
     if term != term:
         return 0.0
     return term

@@ -5,9 +5,10 @@ nu = 2e5, where log-gamma and the power terms would each be ~1e6 and cancel.
 import math
 
 from ._jit import kernel, vector_kernel
-from .normal import square_residual
+from .normal import polynomial, square_residual
 
 LOG_SQRT_2PI = 0.91893853320467274178
+_ATANH_SERIES = tuple([1.0 / (2 * k + 3) for k in range(11)] + [0.0])   # 1/3, 1/5, ..., 1/23
 
 
 @vector_kernel
@@ -21,9 +22,7 @@ def log1p_minus_x(x):
         return math.log1p(x) - x
     r = x / (2.0 + x)
     r2 = r * r
-    series = (1.0 / 3.0 + r2 * (1.0 / 5.0 + r2 * (1.0 / 7.0 + r2 * (1.0 / 9.0 + r2 * (
-        1.0 / 11.0 + r2 * (1.0 / 13.0 + r2 * (1.0 / 15.0 + r2 * (1.0 / 17.0 + r2 * (
-            1.0 / 19.0 + r2 * (1.0 / 21.0 + r2 * (1.0 / 23.0)))))))))))
+    series = polynomial(r2, _ATANH_SERIES)
     return 2.0 * r * r2 * series - r * x
 
 

@@ -37,43 +37,49 @@ def square_residual(x, r):
     return (x - square) - error
 
 
-# W. J. Cody, "Rational Chebyshev approximations for the error function", Math. Comp.
-# 23 (1969) 631-638, as in his CALERF (netlib specfun): erf on |y| <= 0.46875,
-# erfcx on 0.46875 <= y <= 4 and on y > 4 (in 1 / y^2)
-ERF_SMALL_MAX = 0.46875
-_CODY_A = (3.16112374387056560e00, 1.13864154151050156e02, 3.77485237685302021e02,
-           3.20937758913846947e03, 1.85777706184603153e-1)
-_CODY_B = (2.36012909523441209e01, 2.44024637934444173e02, 1.28261652607737228e03,
-           2.84423683343917062e03)
-_CODY_C = (5.64188496988670089e-1, 8.88314979438837594e00, 6.61191906371416295e01,
-           2.98635138197400131e02, 8.81952221241769090e02, 1.71204761263407058e03,
-           2.05107837782607147e03, 1.23033935479799725e03, 2.15311535474403846e-8)
-_CODY_D = (1.57449261107098347e01, 1.17693950891312499e02, 5.37181101862009858e02,
-           1.62138957456669019e03, 3.29079923573345963e03, 4.36261909014324716e03,
-           3.43936767414372164e03, 1.23033935480374942e03)
-_CODY_P = (3.05326634961232344e-1, 3.60344899949804439e-1, 1.25781726111229246e-1,
-           1.60837851487422766e-2, 6.58749161529837803e-4, 1.63153871373020978e-2)
-_CODY_Q = (2.56852019228982242e00, 1.87295284992346047e00, 5.27905102951428412e-1,
-           6.05183413124413191e-2, 2.33520497626869185e-3)
-INV_SQRT_PI = 0.56418958354775628695
-
-
 @vector_kernel
-def _rational(x, num, den, p, q, terms):
-    """Cody's Horner recurrences: num, den updated `terms` times as (num + p[i]) x,
-    (den + q[i]) x; p and q are tuples of at least `terms` coefficients."""
-    for i in range(terms):
-        num = (num + p[i]) * x
-        den = (den + q[i]) * x
-    return num, den
+def polynomial(x, c):
+    """c[0] + c[1] x + ... + c[11] x^11 (c: 12 coefficients, zero-padded) by Estrin's
+    scheme: the same terms as Horner's rule, in a dependency chain of 4 multiply-adds
+    instead of 11 (each node of the ball integral waits on its polynomials)."""
+    x2 = x * x
+    x4 = x2 * x2
+    q0 = (c[0] + c[1] * x) + (c[2] + c[3] * x) * x2
+    q1 = (c[4] + c[5] * x) + (c[6] + c[7] * x) * x2
+    q2 = (c[8] + c[9] * x) + (c[10] + c[11] * x) * x2
+    return (q0 + q1 * x4) + q2 * (x4 * x4)
+
+
+# W. J. Cody, "Rational Chebyshev approximations for the error function", Math. Comp.
+# 23 (1969) 631-638, as in his CALERF (netlib specfun): erf on |y| <= 0.46875 (in y^2),
+# erfcx on 0.46875 <= y <= 4 and on y > 4 (in 1 / y^2); numerators and denominators
+# in ascending powers, zero-padded for `polynomial`
+ERF_SMALL_MAX = 0.46875
+_ERF_NUM = (3.20937758913846947e03, 3.77485237685302021e02, 1.13864154151050156e02,
+            3.16112374387056560e00, 1.85777706184603153e-1, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0)
+_ERF_DEN = (2.84423683343917062e03, 1.28261652607737228e03, 2.44024637934444173e02,
+            2.36012909523441209e01, 1.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0)
+_ERFCX_MID_NUM = (1.23033935479799725e03, 2.05107837782607147e03, 1.71204761263407058e03,
+                  8.81952221241769090e02, 2.98635138197400131e02, 6.61191906371416295e01,
+                  8.88314979438837594e00, 5.64188496988670089e-1, 2.15311535474403846e-8,
+                  0.0, 0.0, 0.0)
+_ERFCX_MID_DEN = (1.23033935480374942e03, 3.43936767414372164e03, 4.36261909014324716e03,
+                  3.29079923573345963e03, 1.62138957456669019e03, 5.37181101862009858e02,
+                  1.17693950891312499e02, 1.57449261107098347e01, 1.0, 0.0, 0.0, 0.0)
+_ERFCX_FAR_NUM = (6.58749161529837803e-4, 1.60837851487422766e-2, 1.25781726111229246e-1,
+                  3.60344899949804439e-1, 3.05326634961232344e-1, 1.63153871373020978e-2,
+                  0.0, 0.0, 0.0, 0.0, 0.0, 0.0)
+_ERFCX_FAR_DEN = (2.33520497626869185e-3, 6.05183413124413191e-2, 5.27905102951428412e-1,
+                  1.87295284992346047e00, 2.56852019228982242e00, 1.0,
+                  0.0, 0.0, 0.0, 0.0, 0.0, 0.0)
+INV_SQRT_PI = 0.56418958354775628695
 
 
 @vector_kernel
 def erf_small(y):
     """erf(y) for |y| <= ERF_SMALL_MAX (Cody 1969)."""
     y2 = y * y
-    num, den = _rational(y2, _CODY_A[4] * y2, y2, _CODY_A, _CODY_B, 3)
-    return y * (num + _CODY_A[3]) / (den + _CODY_B[3])
+    return y * polynomial(y2, _ERF_NUM) / polynomial(y2, _ERF_DEN)
 
 
 @vector_kernel
@@ -81,11 +87,10 @@ def erfcx_large(y):
     """exp(y^2) erfc(y) for y >= ERF_SMALL_MAX (Cody 1969); no exponential is taken,
     so a caller that works with logarithms can add -y^2 to its own exponent."""
     if y <= 4.0:
-        num, den = _rational(y, _CODY_C[8] * y, y, _CODY_C, _CODY_D, 7)
-        return (num + _CODY_C[7]) / (den + _CODY_D[7])
+        return polynomial(y, _ERFCX_MID_NUM) / polynomial(y, _ERFCX_MID_DEN)
     inv2 = 1.0 / (y * y)
-    num, den = _rational(inv2, _CODY_P[5] * inv2, inv2, _CODY_P, _CODY_Q, 4)
-    return (INV_SQRT_PI - inv2 * (num + _CODY_P[4]) / (den + _CODY_Q[4])) / y
+    return (INV_SQRT_PI - inv2 * polynomial(inv2, _ERFCX_FAR_NUM)
+            / polynomial(inv2, _ERFCX_FAR_DEN)) / y
 
 
 @vector_kernel
