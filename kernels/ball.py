@@ -36,8 +36,8 @@ bound; the work done (integrand evaluations) is returned for tests of that bound
 import math
 
 from ._jit import kernel, vector_kernel
-from .chi import chi_constants, chi_deviance, log_chi_pdf
-from .normal import (INV_SQRT2, half_erfc_scaled, log_add_exp, log_interval_inside,
+from .chi import chi_constants, chi_deviance, log_chi_pdf, root_offset
+from .normal import (INV_SQRT2, half_erfc_scaled, two_sum, log_add_exp, log_interval_inside,
                      log_interval_outside,
                      log_norm_cdf, log_norm_pdf, log1m_exp)
 from .gamma import log_gamma_ratios
@@ -137,6 +137,27 @@ def _tanh_map(v, rho):
     return rho * one_minus_e / (1.0 + e), rho * 2.0 * e / (1.0 + e), e
 
 
+@kernel
+def _integrand_constants(rho, residual, nu):
+    """chi_constants(nu) + (log rho, residual, rho - sqrt(nu) as a double-double)
+    for the integrands; rho^2 + residual is the exact squared radius."""
+    root_nu, root_nu_low, log_nu, log_norm = chi_constants(nu)
+    rho_root, low = two_sum(rho, -root_nu)
+    return root_nu, root_nu_low, log_nu, log_norm, math.log(rho), residual, rho_root, low - root_nu_low
+
+
+@vector_kernel
+def _root_offset(v, w, gap, root_nu, root_nu_low, rho_root, rho_root_low):
+    """w - sqrt(nu) to absolute precision. Where w > rho / 2 (v > 0) it is
+    (rho - sqrt nu) - gap, rho - sqrt(nu) carried as a double-double: the gap's
+    rounding is e^-v times w's, and the chord is formed from the gap too, so chi and
+    chord see the same node (from w's own rounding, N ~ 2e5 nodes lay ~1e-13 apart
+    in log). Elsewhere root_offset."""
+    if v > 0.0:
+        return (rho_root - gap) + rho_root_low
+    return root_offset(w, root_nu, root_nu_low)
+
+
 @vector_kernel
 def _relative_integrand(kind, v, d, margin, rho, nu, chi, peak):
     """exp(log integrand - peak) at v (the value of _integrand) with fewer logarithms:
@@ -144,7 +165,7 @@ def _relative_integrand(kind, v, d, margin, rho, nu, chi, peak):
     exp(log_norm - nu/2 chi_deviance) sigma(-v) (N = 2: phi(w) times the tanh map's
     4 rho e / (1 + e)^2); the chord probability comes without a logarithm where it
     can (_chord_probability), and the density's phi(s - d) (1 + psi) / s needs none."""
-    root_nu, root_nu_low, log_nu, log_norm, log_rho, residual = chi
+    root_nu, root_nu_low, log_nu, log_norm, log_rho, residual, rho_root, rho_root_low = chi
     if nu == 1.0:
         w, gap, e = _tanh_map(v, rho)
         exponent = log_rho - 0.5 * w * w - LOG_SQRT_2PI
@@ -153,7 +174,8 @@ def _relative_integrand(kind, v, d, margin, rho, nu, chi, peak):
         sig, factor, e = _logistic(v)
         w = rho * sig
         gap = rho * factor
-        exponent = log_norm - 0.5 * nu * chi_deviance(w, math.nan, nu, root_nu, root_nu_low, log_nu)
+        offset = _root_offset(v, w, gap, root_nu, root_nu_low, rho_root, rho_root_low)
+        exponent = log_norm - 0.5 * nu * chi_deviance(w, offset, math.nan, nu, root_nu, log_nu)
     s, s_minus_d = _chord(w, gap, d, margin, rho, residual)
     if kind == DENSITY:
         psi = math.exp(-2.0 * s * d) if s * d < 20.0 else 0.0
@@ -170,17 +192,16 @@ def _relative_integrand(kind, v, d, margin, rho, nu, chi, peak):
 
 
 @kernel
-def _integrand(kind, v, d, margin, rho, nu, chi, with_slope):
-    """(log integrand, its derivative if with_slope else 0) at v in the mapped
-    variable of `kind`; chi = chi_constants(nu) + (log rho, residual) where
-    rho^2 + residual is the exact squared radius."""
-    root_nu, root_nu_low, log_nu, log_norm, log_rho, residual = chi
+def _integrand(kind, v, d, margin, rho, nu, chi):
+    """log integrand at v in the mapped variable of `kind`, in logarithms throughout
+    (the trapezoid's peak, which normalises the nodes of _relative_integrand);
+    chi = _integrand_constants(rho, residual, nu)."""
+    root_nu, root_nu_low, log_nu, log_norm, log_rho, residual, rho_root, rho_root_low = chi
     if nu == 1.0:
         # N = 2: chi_1 is the half-normal 2 phi(w), smooth and nonzero at w = 0, so
         # integrate phi over (-rho, rho) with w = rho tanh(v): the integrand is even
         # in v with its mode at 0 and no slow tail (tanh, sech^2 from one exp)
         w, gap, e = _tanh_map(v, rho)
-        one_minus_e = 1.0 - e
         log_gap = math.log(2.0 * rho) - 2.0 * abs(v) - math.log1p(e)
         log_map = log_rho + LOG_4 - 2.0 * abs(v) - 2.0 * math.log1p(e)
         log_chi = log_norm_pdf(w)
@@ -197,40 +218,51 @@ def _integrand(kind, v, d, margin, rho, nu, chi, with_slope):
         gap = rho * sig_neg                      # rho - w, without cancellation
         log_gap = log_rho + log_sig_neg
         log_map = log_w + log_sig_neg
-        log_chi = log_chi_pdf(w, log_w, nu, root_nu, root_nu_low, log_nu, log_norm)
+        offset = _root_offset(v, w, gap, root_nu, root_nu_low, rho_root, rho_root_low)
+        log_chi = log_chi_pdf(w, offset, log_w, nu, root_nu, log_nu, log_norm)
     s, s_minus_d = _chord(w, gap, d, margin, rho, residual)
-    # phi(s - d) + phi(s + d) = d/ds P(|Z1 + d| <= s), with psi = phi(s + d) / phi(s - d)
-    psi = 0.0
-    log_density = 0.0
-    if kind == DENSITY or with_slope:
-        psi = math.exp(-2.0 * s * d)
-        log_density = _log_chord_density(s_minus_d, psi)
     if kind == INSIDE:
         log_prob = log_interval_inside(s, d, s_minus_d)
     elif kind == OUTSIDE_NEAR:
         log_prob = log_interval_outside(s, d, s_minus_d)
     else:       # log(s) from log(rho - w): gap underflows long before the integrand
+        log_density = _log_chord_density(s_minus_d, math.exp(-2.0 * s * d))
         log_prob = log_density - 0.5 * (log_gap + math.log(rho + w))
-    value = log_chi + log_prob + log_map
-    if not with_slope:
-        return value, 0.0
-    # ds/dv = -w^2 s / (rho (rho + w)); d log(...)/ds: -+ density / probability for the
-    # masses, and -s + d tanh(s d) - 1 / s for DENSITY
+    return log_chi + log_prob + log_map
+
+
+@kernel
+def _log_slope(kind, v, d, margin, rho, nu, chi):
+    """d/dv of the log integrand of `kind` at v, all the mode search needs: no
+    logarithm of chi or of the map is taken. The chord's d log P / ds is its density
+    phi(s - d) (1 + psi) (psi = exp(-2 s d)) over its probability p exp(log f)
+    (_chord_probability), where the erfcx branch's exp(-(s - d)^2 / 2 - log f) is 1
+    up to rounding; -(s - d) - 2 d psi / (1 + psi) - 1 / s for DENSITY."""
+    root_nu, root_nu_low, log_nu, log_norm, log_rho, residual, rho_root, rho_root_low = chi
+    if nu == 1.0:
+        w, gap, e = _tanh_map(v, rho)
+    else:
+        sig, sig_neg, e = _logistic(v)
+        w = rho * sig
+        gap = rho * sig_neg
+    s, s_minus_d = _chord(w, gap, d, margin, rho, residual)
+    psi = math.exp(-2.0 * s * d) if s * d < 20.0 else 0.0
     if kind == DENSITY:
         d_log_ds = -s_minus_d - d * 2.0 * psi / (1.0 + psi) - 1.0 / s
     else:
-        d_log_ds = math.exp(log_density - log_prob)
+        prob, log_factor = _chord_probability(kind, s, d, s_minus_d)
+        d_log_ds = (1.0 + psi) * math.exp(log_norm_pdf(s_minus_d) - log_factor) / prob
         if kind == OUTSIDE_NEAR:
             d_log_ds = -d_log_ds
     if nu == 1.0:
         # d|w|/dv = rho sech^2 v sign(v), ds/d|w| = -|w| / s
         sign = 1.0 if v >= 0.0 else -1.0
         dw_dv = rho * 4.0 * e / ((1.0 + e) * (1.0 + e)) * sign
-        return value, -w * dw_dv * (1.0 + d_log_ds / s) - 2.0 * sign * one_minus_e / (1.0 + e)
-    slope = (((nu - 1.0) - w * w) * sig_neg
-             - d_log_ds * w * w * s / (rho * (rho + w))
-             + 1.0 - 2.0 * sig)
-    return value, slope
+        return -w * dw_dv * (1.0 + d_log_ds / s) - 2.0 * sign * (1.0 - e) / (1.0 + e)
+    # ds/dv = -w^2 s / (rho (rho + w))
+    return (((nu - 1.0) - w * w) * sig_neg
+            - d_log_ds * w * w * s / (rho * (rho + w))
+            + 1.0 - 2.0 * sig)
 
 
 @kernel
@@ -245,16 +277,16 @@ def _start(rho, nu):
 def _log_integral(kind, d, margin, rho, residual, nu):
     """(log of the integral of `kind`, number of integrand evaluations)."""
     evaluations = 0
-    chi = chi_constants(nu) + (math.log(rho), residual)
+    chi = _integrand_constants(rho, residual, nu)
     if nu == 1.0:
         # even in v: the mode is at 0, the width from the slope just beside it
-        value, slope = _integrand(kind, EVEN_PROBE, d, margin, rho, nu, chi, True)
+        slope = _log_slope(kind, EVEN_PROBE, d, margin, rho, nu, chi)
         curvature = -slope / EVEN_PROBE
         width = 1.0 / math.sqrt(curvature) if curvature > 0.0 else 1.0
         return _trapezoid(kind, 0.0, width, d, margin, rho, nu, chi, evaluations + 1)
     # 1. bracket the mode: slope > 0 at lo, < 0 at hi
     v = _start(rho, nu)
-    value, slope = _integrand(kind, v, d, margin, rho, nu, chi, True)
+    slope = _log_slope(kind, v, d, margin, rho, nu, chi)
     evaluations += 1
     # first step: 1.5 Newton steps with chi's own width in v, 0.7 rho / (w (rho - w))
     # (w = rho sigma(v)), at least that width, at most 1/4
@@ -268,11 +300,11 @@ def _log_integral(kind, d, margin, rho, residual, nu):
         if slope_hi >= 0.0:
             lo, slope_lo = hi, slope_hi
             hi = hi + step
-            value, slope_hi = _integrand(kind, hi, d, margin, rho, nu, chi, True)
+            slope_hi = _log_slope(kind, hi, d, margin, rho, nu, chi)
         else:
             hi, slope_hi = lo, slope_lo
             lo = lo - step
-            value, slope_lo = _integrand(kind, lo, d, margin, rho, nu, chi, True)
+            slope_lo = _log_slope(kind, lo, d, margin, rho, nu, chi)
         evaluations += 1
         step *= 2.0
     # 2. Illinois iteration on the slope until the bracket is a few % of the width;
@@ -288,7 +320,7 @@ def _log_integral(kind, d, margin, rho, residual, nu):
         v = hi - slope_hi * (hi - lo) / (slope_hi - slope_lo)
         if not (lo < v < hi):
             v = 0.5 * (lo + hi)
-        value, slope = _integrand(kind, v, d, margin, rho, nu, chi, True)
+        slope = _log_slope(kind, v, d, margin, rho, nu, chi)
         evaluations += 1
         if slope > 0.0:
             lo, slope_lo, true_lo = v, slope, slope
@@ -308,7 +340,7 @@ def _trapezoid(kind, centre, width, d, margin, rho, nu, chi, evaluations):
     """(log integral, evaluations so far + its own) around the mode `centre` of
     Gaussian width `width` in the mapped variable."""
     scale = min(width, MAX_SCALE)
-    peak, slope = _integrand(kind, centre, d, margin, rho, nu, chi, False)
+    peak = _integrand(kind, centre, d, margin, rho, nu, chi)
     evaluations += 1
     # 3. trapezoidal rule in t, v = centre + 4 S sinh(t / 4): march out from t = 0 at
     #    the coarse step to find where each tail ends, then halve the step until two

@@ -47,15 +47,21 @@ def chi_constants(nu):
 
 
 @vector_kernel
-def chi_deviance(w, log_w, nu, root_nu, root_nu_low, log_nu):
-    """t - 1 - log t with t = w^2 / nu (the other arguments from chi_constants(nu)),
-    formed from (w - sqrt nu)(w + sqrt nu) / nu with sqrt nu carried to twice
-    float64's precision: its half-ulp would shift every node's log-density by
-    a (t - 1) 2 w / nu times it, a bias that cost up to 2.3 float64 floors of x at
-    N ~ 2e5 (1.35 at a point of tests/data/ncx2_random_reference.json). log_w = log w,
-    or NaN to take log(w) only where the series does not apply (w then is a float
-    well above the underflow range, or the term is 0 anyway)."""
-    t_minus_1 = ((w - root_nu) - root_nu_low) * (w + root_nu) / nu
+def root_offset(w, root_nu, root_nu_low):
+    """w - sqrt(nu) with sqrt(nu) carried to twice float64's precision (root_nu,
+    root_nu_low from chi_constants): its half-ulp would shift every node's
+    log-density by a (t - 1) 2 w / nu times it, a bias that cost up to 2.3 float64
+    floors of x at N ~ 2e5 (1.35 at a point of tests/data/ncx2_random_reference.json)."""
+    return (w - root_nu) - root_nu_low
+
+
+@vector_kernel
+def chi_deviance(w, offset, log_w, nu, root_nu, log_nu):
+    """t - 1 - log t with t = w^2 / nu, formed from offset (w + sqrt nu) / nu with
+    offset = w - sqrt(nu) to absolute precision (root_offset, or a caller's better
+    form). log_w = log w, or NaN to take log(w) only where the series does not apply
+    (w then is a float well above the underflow range, or the term is 0 anyway)."""
+    t_minus_1 = offset * (w + root_nu) / nu
     if abs(t_minus_1) <= 0.5:
         return -log1p_minus_x(t_minus_1)
     if log_w != log_w:
@@ -64,10 +70,10 @@ def chi_deviance(w, log_w, nu, root_nu, root_nu_low, log_nu):
 
 
 @kernel
-def log_chi_pdf(w, log_w, nu, root_nu, root_nu_low, log_nu, log_norm):
-    """log of the chi density with nu > 0 degrees of freedom at w > 0 (log_w = log w;
-    the other arguments from chi_constants(nu)):
+def log_chi_pdf(w, offset, log_w, nu, root_nu, log_nu, log_norm):
+    """log of the chi density with nu > 0 degrees of freedom at w > 0 (offset =
+    w - sqrt(nu) as for chi_deviance, log_w = log w, the others from chi_constants):
 
         log f = -(nu / 2) chi_deviance - log w + log sqrt(nu / pi) - stirling_error(nu / 2).
     """
-    return -0.5 * nu * chi_deviance(w, log_w, nu, root_nu, root_nu_low, log_nu) - log_w + log_norm
+    return -0.5 * nu * chi_deviance(w, offset, log_w, nu, root_nu, log_nu) - log_w + log_norm

@@ -38,6 +38,14 @@ def square_residual(x, r):
 
 
 @vector_kernel
+def two_sum(a, b):
+    """(s, e) with s = fl(a + b) and e = a + b - s exactly (Knuth's TwoSum)."""
+    s = a + b
+    b_virtual = s - a
+    return s, (a - (s - b_virtual)) + (b - b_virtual)
+
+
+@vector_kernel
 def polynomial(x, c):
     """c[0] + c[1] x + ... + c[11] x^11 (c: 12 coefficients, zero-padded) by Estrin's
     scheme: the same terms as Horner's rule, in a dependency chain of 4 multiply-adds
