@@ -11,6 +11,7 @@ mpmath's value at that float64 x, whatever idrs_fast computed).
     python tests/make_reference.py --pdf    # ncx2_pdf_reference.json at the same x
     python tests/make_reference.py --random # ncx2_random_reference.json (~10 minutes)
     python tests/make_reference.py --near-one  # ncx2_near_one_reference.json, 1.01 <= N < 1.6
+    python tests/make_reference.py --large-n   # ncx2_large_n_reference.json (~3 minutes)
 """
 import json
 import math
@@ -36,6 +37,30 @@ RANDOM_DIMS = [1.5, 2, 3, 7, 64, 784, 3072, 150528, 196608]
 # was tightened below N = 2): kept in the near-one set, lower tail
 NEAR_ONE_REGRESSIONS = [(1.4948640949690686, 35092.32991703541, 34003.49196039287),
                         (1.498709301566562, 29107.514860762167, 26628.604677065818)]
+# (N, lam, x, upper) at N >= 150528 where the ball integral's nodes once took
+# w - sqrt(N - 1) from w's own rounding (chi and chord then saw nodes ~1e-13 apart in
+# log): the 16 largest changes on 200k random points when it came from the gap rho - w
+# instead (benchmarks/bench_ncx2.mixed_batch(200_000, seed=5)); errors of 2.5-4.6e-13
+# before, inside the float64 floor there but 4-7x what the integral can do
+LARGE_N_REGRESSIONS = [
+    (196608.0, 12945.93357346579, 202288.79320315414, False),
+    (150528.0, 4025.959069401575, 149460.77747436354, False),
+    (196608.0, 3433.3028248288797, 194820.10635677996, False),
+    (150528.0, 25087.096255082604, 169504.47693063432, False),
+    (196608.0, 1902.5349490945189, 194370.31956278195, False),
+    (196608.0, 3405.766313225973, 193732.1540932471, False),
+    (196608.0, 4878.960009192538, 195852.61946086123, False),
+    (196608.0, 6163.278554617752, 197358.69829657098, False),
+    (150528.0, 7622.70504461888, 163543.6387000437, True),
+    (196608.0, 55115.33357012646, 258501.210363242, True),
+    (150528.0, 5844.482682083564, 163547.44745140529, True),
+    (196608.0, 3539.112794254369, 205778.17602590183, True),
+    (196608.0, 5867.168285674058, 207454.29927978708, True),
+    (150528.0, 16202.025183380389, 172395.95152720186, True),
+    (196608.0, 4796.066103773114, 206144.1765666492, True),
+    (196608.0, 79288.12038756689, 281837.33172549197, True),
+]
+LARGE_N_OUT = pathlib.Path(__file__).parent / "data" / "ncx2_large_n_reference.json"
 SECONDS = 120
 
 
@@ -136,6 +161,14 @@ def random_reference(n=160, seed=2026, out=RANDOM_OUT, near_one=False, max_log_l
     out.write_text(json.dumps(records, indent=1) + "\n")
 
 
+def large_n_reference():
+    """LARGE_N_REGRESSIONS by the Z1 integral (ball_mass_peaked)."""
+    jobs = [(dim, lam, None, upper, x, "peaked") for dim, lam, x, upper in LARGE_N_REGRESSIONS]
+    records = _compute(point, jobs)
+    records.sort(key=lambda r: (r["df"], r["nc"], r["x"]))
+    LARGE_N_OUT.write_text(json.dumps(records, indent=1) + "\n")
+
+
 def refresh_small_balls():
     """Recompute, in place, the stored points whose ball is tiny (x < lam / 1e6)."""
     records = json.loads(OUT.read_text())
@@ -169,6 +202,8 @@ if __name__ == "__main__":
         pdf_reference()
     elif sys.argv[1:] == ["--random"]:
         random_reference()
+    elif sys.argv[1:] == ["--large-n"]:
+        large_n_reference()
     elif sys.argv[1:] == ["--near-one"]:
         random_reference(n=64, seed=11, out=NEAR_ONE_OUT, near_one=True, max_log_lam=12)
     else:

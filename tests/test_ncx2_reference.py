@@ -77,6 +77,21 @@ def test_off_grid_points_match_mpmath(name):
     assert np.all(errors <= allowed), [(df[i], nc[i], x[i], upper[i], errors[i], allowed[i]) for i in worst]
 
 
+def test_large_dimension_nodes_agree_with_mpmath_to_1e13():
+    """N >= 150528 at the points where chi's w - sqrt(N - 1) once came from w's own
+    rounding (tests/make_reference.py LARGE_N_REGRESSIONS: errors of 2.5-4.6e-13,
+    inside the float64 floor there): from the gap rho - w, chi and chord see the
+    same node and every error is within 1e-13 (at most 6.4e-14 when written)."""
+    records = _off_grid("ncx2_large_n_reference.json")
+    assert len(records) == 16
+    df, nc, x = (np.array([r[k] for r in records], dtype=float) for k in ("df", "nc", "x"))
+    upper = np.array([r["upper"] for r in records])
+    log_p = np.array([float(r["log_p"]) for r in records])
+    ours = np.where(upper, ncx2.logsf(x, df, nc), ncx2.logcdf(x, df, nc))
+    errors = np.abs(np.expm1(ours - log_p))
+    assert errors.max() <= 1e-13, [(df[i], nc[i], x[i], errors[i]) for i in np.argsort(errors)[-3:]]
+
+
 @pytest.mark.parametrize("df", [1.0001, 1.005])
 def test_df_just_above_one_comes_from_scipy(df):
     """1 < df < 1.01 is outside the kernels (NaN there: chi_(df-1) piles its mass at
