@@ -45,7 +45,7 @@ def two_sum(a, b):
     return s, (a - (s - b_virtual)) + (b - b_virtual)
 
 
-@vector_kernel
+@kernel
 def polynomial(x, c):
     """c[0] + c[1] x + ... + c[11] x^11 (c: 12 coefficients, zero-padded) by Estrin's
     scheme: the same terms as Horner's rule, in a dependency chain of 4 multiply-adds
@@ -83,14 +83,14 @@ _ERFCX_FAR_DEN = (2.33520497626869185e-3, 6.05183413124413191e-2, 5.279051029514
 INV_SQRT_PI = 0.56418958354775628695
 
 
-@vector_kernel
+@kernel
 def erf_small(y):
     """erf(y) for |y| <= ERF_SMALL_MAX (Cody 1969)."""
     y2 = y * y
     return y * polynomial(y2, _ERF_NUM) / polynomial(y2, _ERF_DEN)
 
 
-@vector_kernel
+@kernel
 def erfcx_large(y):
     """exp(y^2) erfc(y) for y >= ERF_SMALL_MAX (Cody 1969); no exponential is taken,
     so a caller that works with logarithms can add -y^2 to its own exponent."""
@@ -101,7 +101,7 @@ def erfcx_large(y):
             / polynomial(inv2, _ERFCX_FAR_DEN)) / y
 
 
-@vector_kernel
+@kernel
 def half_erfc_scaled(y):
     """(c, e) with erfc(y) / 2 = c exp(e) for real y with |y| < 26: e = -fl(y^2) where
     y >= ERF_SMALL_MAX (c then carries erfcx and y^2's rounding error, so no
