@@ -75,7 +75,13 @@ def _first_term(j, a, y, mu, upper):
 def _lower_log_sum(a, y, mu):
     """log sum_j w_j P(a + j, y), summed downwards from the top index: the term
     t_j = w_j P(a + j, y) and v_j = w_j g(a + j - 1, y) follow
-    t_{j-1} = (j / mu) (t_j + v_j), v_{j-1} = (j / mu) (a + j - 1) / y v_j, in one scale."""
+    t_{j-1} = (j / mu) (t_j + v_j), v_{j-1} = (j / mu) (a + j - 1) / y v_j, in one scale.
+
+    The sum stops once the rest is below CUT of it: the ratio
+    r_j = t_{j-1} / t_j = (j / mu) (1 + v_j / t_j) falls as j falls (v_j / t_j =
+    g(b - 1, y) / P(b, y) = 1 / int_0^1 u^(b-1) e^(y (1 - u)) du, b = a + j, falls with
+    b), so once r_j < 1 the terms below t_j add at most t_j r_j / (1 - r_j), that is
+    t_{j-1} t_j / (t_j - t_{j-1}): no division needed."""
     top = _lower_top(a, y, mu)
     if top < 0:
         return math.nan, 0
@@ -88,7 +94,10 @@ def _lower_log_sum(a, y, mu):
     inv_y = 1.0 / y
     for j in range(top, 0, -1):
         step = j * inv_mu
-        t = step * (t + v)
+        following = step * (t + v)
+        if following < t and following * t <= CUT * (t - following) * total:
+            return scale + math.log(total), top + 1 - j
+        t = following
         v *= step * (a + j - 1.0) * inv_y
         total += t
         t, v, total, scale = _keep_in_range(t, v, total, scale)
@@ -122,10 +131,10 @@ def _upper_log_sum(a, y, mu):
     total = t
     for j in range(bottom, bottom + MAX_TERMS):
         step = mu / (j + 1.0)
-        ratio = step * (1.0 + v / t)
-        if ratio < 1.0 and t * ratio <= CUT * (1.0 - ratio) * total:
+        following = step * (t + v)          # t r, as in _lower_log_sum
+        if following < t and following * t <= CUT * (t - following) * total:
             return scale + math.log(total), j - bottom + 1
-        t = step * (t + v)
+        t = following
         v *= step * y / (a + j + 1.0)
         total += t
         t, v, total, scale = _keep_in_range(t, v, total, scale)

@@ -1,6 +1,8 @@
 """PTX gate: every launcher of the kernel table and every Monte-Carlo kernel is
 compiled to PTX for sm_90 on this (GPU-less) machine by tests/ptx_gate.py, so a
-kernel that does not type or lower for CUDA fails here. The noise kernel's PTX must
+kernel that does not type or lower for CUDA fails here (the table's launchers at NVVM
+-O0, a quarter of -O3's compile time; `python tests/ptx_gate.py --optimize NAME` gives
+the -O3 size and time). The noise kernel's PTX must
 hold no float32 FMA, no contractible float32 multiply and no approximate float32
 operation (kernels/noise.py: the GPU draws the CPU's bits). Needs numba-cuda with NVVM and NVRTC (.ci/run installs them);
 skipped without, unless IDRS_FAST_REQUIRE_PTX=1 (set in CI: there it must run)."""

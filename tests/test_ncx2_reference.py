@@ -160,6 +160,22 @@ def test_work_is_bounded_and_flat_in_lambda(dim):
         assert work[lam >= 1e8].max() <= work[~series & (lam <= 1e4)].max()
 
 
+
+@pytest.mark.parametrize("dim", [2.0, 64.0, 3072.0, 196608.0])
+def test_lower_poisson_sum_stops_where_its_terms_end(dim):
+    """Below the mean the Poisson mixture sums w_j P(a + j, y) downwards; the terms past
+    mu - O(sqrt mu) are below its cut, and the sum stops there (18 sqrt(mu) terms at
+    most; summing down to j = 0, as before, took up to 32 sqrt(mu) at lambda = 1e3)."""
+    lam = POISSON_MAX_NC
+    x = dim + lam + np.linspace(-8.0, -0.3, 12) * np.sqrt(2 * (dim + 2 * lam))
+    x = x[x > 0]
+    d = np.full_like(x, np.sqrt(lam))
+    margin = (x - lam) / (np.sqrt(x) + d)
+    log_p, work = _backend.run("ball_log_mass", d, margin, np.full_like(d, dim), upper=False)
+    assert np.all(work <= 18 * np.sqrt(lam / 2))
+    np.testing.assert_allclose(log_p, scipy.stats.ncx2.logcdf(x, dim, lam), rtol=1e-11)
+
+
 PDF = json.loads((pathlib.Path(__file__).parent / "data" / "ncx2_pdf_reference.json").read_text())
 
 
