@@ -2,6 +2,7 @@
 
     pytest benchmarks/bench_ncx2.py           # pytest-benchmark tables
     python benchmarks/bench_ncx2.py           # the README table (ratios, same run)
+    python benchmarks/bench_ncx2.py --slices  # cdf per N and lambda decade: share of the time
 
 Mixed batch (issue 2): lam log-uniform in [1e-3, 1e8] (plus exact zeros), N drawn from
 {1, 2, 64, 784, 3072, 150528, 196608}, x across the distribution (z ~ 3 N(0,1)),
@@ -84,5 +85,31 @@ def main():
         print(f"| {lam:.0e} | {theirs:.1f} | {ours:.2f} |")
 
 
+def slices(function="cdf"):
+    """Cost of `function` on each (N, lambda decade) slice of the mixed batch, both
+    sides on the same slice, and the slice's share of our total: where the time goes."""
+    ours_f, theirs_f = getattr(ncx2, function), getattr(scipy.stats.ncx2, function)
+    ours_f(X[:1000], DIM[:1000], LAM[:1000])
+    decade = np.floor(np.log10(np.maximum(LAM, 1e-4))).astype(int)
+    rows = []
+    for dim in DIMS:
+        for k in range(-4, 9):
+            s = (DIM == dim) & (decade == k)
+            if s.any():
+                ours = _seconds(lambda: ours_f(X[s], DIM[s], LAM[s]), 5)
+                theirs = _seconds(lambda: theirs_f(X[s], DIM[s], LAM[s]), 1)
+                rows.append((dim, k, s.sum(), ours, theirs))
+    total = sum(row[3] for row in rows)
+    print("| N | lam decade | elements | scipy µs/elt | idrs_fast µs/elt | speed-up | share of ours |")
+    print("|---|---|---|---|---|---|---|")
+    for dim, k, n, ours, theirs in rows:
+        print(f"| {dim:.0f} | 1e{k} | {n} | {theirs / n * 1e6:.2f} | {ours / n * 1e6:.2f} "
+              f"| {theirs / ours:.1f}x | {ours / total:.1%} |")
+
+
 if __name__ == "__main__":
-    main()
+    import sys
+    if "--slices" in sys.argv[1:]:
+        slices()
+    else:
+        main()
