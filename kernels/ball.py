@@ -49,6 +49,10 @@ DENSITY = 3         # chi(w) (phi(s - d) + phi(s + d)) / s on 0 < w < rho, logit
 
 MAX_BRACKET_STEPS = 60
 MAX_MODE_STEPS = 60
+# the mode search stops once its bracket is below this many Gaussian widths: the
+# trapezoid only centres its grid there (and takes its scale from the bracket's
+# slopes); where the centre is off, its own a posteriori test still decides the step
+MODE_BRACKET = 1.0
 MAX_NODES_PER_SIDE = 64   # at the coarse step
 MAX_HALVINGS = 4
 COARSE_STEP = 0.5   # trapezoid step in t for nu < 1; v = v* + 4 S sinh(t / 4)
@@ -308,7 +312,7 @@ def _log_integral(kind, d, margin, rho, residual, nu):
             slope_lo = _log_slope(kind, lo, d, margin, rho, nu, chi)
         evaluations += 1
         step *= 2.0
-    # 2. Illinois iteration on the slope until the bracket is a few % of the width;
+    # 2. Illinois iteration on the slope until the bracket is below MODE_BRACKET widths;
     #    the curvature comes from the true (unhalved) slopes at the bracket ends
     true_lo, true_hi = slope_lo, slope_hi
     side = 0
@@ -316,7 +320,7 @@ def _log_integral(kind, d, margin, rho, residual, nu):
     for _ in range(MAX_MODE_STEPS):
         curvature = (true_lo - true_hi) / (hi - lo)
         width = 1.0 / math.sqrt(curvature) if curvature > 0.0 else 1.0
-        if hi - lo < 0.05 * width:
+        if hi - lo < MODE_BRACKET * width:
             break
         v = hi - slope_hi * (hi - lo) / (slope_hi - slope_lo)
         if not (lo < v < hi):
