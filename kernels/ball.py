@@ -168,12 +168,19 @@ def _root_offset(v, w, gap, root_nu, root_nu_low, rho_root, rho_root_low):
 
 
 @vector_kernel
-def _relative_integrand(kind, v, d, margin, rho, nu, chi, peak):
-    """exp(log integrand - peak) at v (the value of _integrand) with fewer logarithms:
+def _relative_integrand(kind, v, d, margin, rho, nu, chi, peak, with_density):
+    """(exp(log integrand - peak) at v (the value of _integrand), the same for the
+    integrand of the mass's derivative in the margin if with_density, else 0).
+
     chi_nu(w) times the logistic map's dw/dv = w sigma(-v) is
     exp(log_norm - nu/2 chi_deviance) sigma(-v) (N = 2: phi(w) times the tanh map's
     4 rho e / (1 + e)^2); the chord probability comes without a logarithm where it
-    can (_chord_probability), and the density's phi(s - d) (1 + psi) / s needs none."""
+    can (_chord_probability), and the density's phi(s - d) (1 + psi) / s needs none.
+    The derivative of either tail's integral in m (rho = d + m) is
+    -+ int chi_nu(w) (phi(s - d) + phi(s + d)) rho / s dw (the boundary terms at
+    w = rho vanish, or cancel against P(W > rho)'s): with_density gives its
+    integrand as this node's value times that chord density over the chord
+    probability (one more exp)."""
     root_nu, root_nu_low, log_nu, log_norm, log_rho, residual, rho_root, rho_root_low = chi
     if nu == 1.0:
         w, gap, e = _tanh_map(v, rho)
@@ -186,6 +193,7 @@ def _relative_integrand(kind, v, d, margin, rho, nu, chi, peak):
         offset = _root_offset(v, w, gap, root_nu, root_nu_low, rho_root, rho_root_low)
         exponent = log_norm - 0.5 * nu * chi_deviance(w, offset, math.nan, nu, root_nu, log_nu)
     s, s_minus_d = _chord(w, gap, d, margin, rho, residual)
+    ratio = 0.0
     if kind == DENSITY:
         psi = math.exp(-2.0 * s * d) if s * d < 20.0 else 0.0
         exponent -= 0.5 * s_minus_d * s_minus_d + LOG_SQRT_2PI
@@ -194,17 +202,24 @@ def _relative_integrand(kind, v, d, margin, rho, nu, chi, peak):
         prob, log_factor = _chord_probability(kind, s, d, s_minus_d)
         exponent += log_factor
         factor *= prob
+        if with_density:
+            psi = math.exp(-2.0 * s * d) if s * d < 20.0 else 0.0
+            ratio = (math.exp(-0.5 * s_minus_d * s_minus_d - LOG_SQRT_2PI - log_factor)
+                     * (1.0 + psi) * rho / (s * prob))
     exponent -= peak
     if exponent > 700.0:            # the product is representable, the factor is not
-        return math.exp(exponent + math.log(factor))
-    return math.exp(exponent) * factor
+        value = math.exp(exponent + math.log(factor))
+    else:
+        value = math.exp(exponent) * factor
+    return value, value * ratio
 
 
 @kernel
-def _integrand(kind, v, d, margin, rho, nu, chi):
-    """log integrand at v in the mapped variable of `kind`, in logarithms throughout
-    (the trapezoid's peak, which normalises the nodes of _relative_integrand);
-    chi = _integrand_constants(rho, residual, nu)."""
+def _integrand(kind, v, d, margin, rho, nu, chi, with_density):
+    """(log integrand, log of the derivative's integrand over it if with_density, else
+    0) at v in the mapped variable of `kind` (as in _relative_integrand), in
+    logarithms throughout (the trapezoid's peak, which normalises the nodes of
+    _relative_integrand); chi = _integrand_constants(rho, residual, nu)."""
     root_nu, root_nu_low, log_nu, log_norm, log_rho, residual, rho_root, rho_root_low = chi
     if nu == 1.0:
         # N = 2: chi_1 is the half-normal 2 phi(w), smooth and nonzero at w = 0, so
@@ -234,10 +249,15 @@ def _integrand(kind, v, d, margin, rho, nu, chi):
         log_prob = log_interval_inside(s, d, s_minus_d)
     elif kind == OUTSIDE_NEAR:
         log_prob = log_interval_outside(s, d, s_minus_d)
-    else:       # log(s) from log(rho - w): gap underflows long before the integrand
+    if kind == DENSITY or with_density:
+        # log(s) from log(rho - w): gap underflows long before the integrand
+        log_s = 0.5 * (log_gap + math.log(rho + w))
         log_density = _log_chord_density(s_minus_d, math.exp(-2.0 * s * d))
-        log_prob = log_density - 0.5 * (log_gap + math.log(rho + w))
-    return log_chi + log_prob + log_map
+        if kind == DENSITY:
+            log_prob = log_density - log_s
+        else:
+            return log_chi + log_prob + log_map, log_density + log_rho - log_s - log_prob
+    return log_chi + log_prob + log_map, 0.0
 
 
 @kernel
@@ -283,8 +303,10 @@ def _start(rho, nu):
 
 
 @kernel
-def _log_integral(kind, d, margin, rho, residual, nu):
-    """(log of the integral of `kind`, number of integrand evaluations)."""
+def _log_integral(kind, d, margin, rho, residual, nu, with_density):
+    """(log of the integral of `kind`, log of its derivative in the margin and that
+    derivative's error bound (with_density, else -inf and inf), number of integrand
+    evaluations): _trapezoid after the mode search."""
     evaluations = 0
     chi = _integrand_constants(rho, residual, nu)
     if nu == 1.0:
@@ -292,7 +314,7 @@ def _log_integral(kind, d, margin, rho, residual, nu):
         slope = _log_slope(kind, EVEN_PROBE, d, margin, rho, nu, chi)
         curvature = -slope / EVEN_PROBE
         width = 1.0 / math.sqrt(curvature) if curvature > 0.0 else 1.0
-        return _trapezoid(kind, 0.0, width, d, margin, rho, nu, chi, evaluations + 1)
+        return _trapezoid(kind, 0.0, width, d, margin, rho, nu, chi, evaluations + 1, with_density)
     # 1. bracket the mode: slope > 0 at lo, < 0 at hi
     v = _start(rho, nu)
     slope = _log_slope(kind, v, d, margin, rho, nu, chi)
@@ -341,22 +363,28 @@ def _log_integral(kind, d, margin, rho, residual, nu):
             if side == -1:
                 slope_lo *= 0.5
             side = -1
-    return _trapezoid(kind, 0.5 * (lo + hi), width, d, margin, rho, nu, chi, evaluations)
+    return _trapezoid(kind, 0.5 * (lo + hi), width, d, margin, rho, nu, chi, evaluations,
+                      with_density)
 
 
 @kernel
-def _trapezoid(kind, centre, width, d, margin, rho, nu, chi, evaluations):
-    """(log integral, evaluations so far + its own) around the mode `centre` of
-    Gaussian width `width` in the mapped variable.
+def _trapezoid(kind, centre, width, d, margin, rho, nu, chi, evaluations, with_density):
+    """(log integral, log derivative integral, its error bound, evaluations so far +
+    its own) around the mode `centre` of Gaussian width `width` in the mapped
+    variable; the derivative (_relative_integrand) only if with_density, else
+    (-inf, inf).
 
     Trapezoidal rule in t, v = centre + 4 S sinh(t / 4): level 0 marches out from
-    t = 0 at the coarse step until each tail's term is below TAIL_CUT of the sum;
-    each further level halves the step (the odd nodes only) until two successive
-    sums agree to REFINE_TOL (the error then is about REFINE_TOL^2). Every node,
-    left (t < 0) or right, of every level comes from the one call of _node below,
-    so that it is compiled once (inlined on the CPU, one device function on CUDA)."""
+    t = 0 at the coarse step until each tail's term is below TAIL_CUT of the sum (of
+    both sums with_density); each further level halves the step (the odd nodes only)
+    until two successive sums of the integral agree to REFINE_TOL (the error then is
+    about REFINE_TOL^2). The derivative's bound is its last two sums' relative
+    difference (the error of the coarser; the geometric rule makes the finer's about
+    its square), inf if they never came within 1e-4. Every node, left (t < 0) or
+    right, of every level comes from the one call of _node below, so that it is
+    compiled once (inlined on the CPU, one device function on CUDA)."""
     scale = min(width, MAX_SCALE)
-    peak = _integrand(kind, centre, d, margin, rho, nu, chi)
+    peak, log_ratio = _integrand(kind, centre, d, margin, rho, nu, chi, with_density)
     evaluations += 1
     step = COARSE_STEP
     if nu > 1.0:
@@ -366,6 +394,8 @@ def _trapezoid(kind, centre, width, d, margin, rho, nu, chi, evaluations):
     step *= 2.0                                  # level 0 halves it back
     tolerance = REFINE_TOL if nu >= 1.0 else REFINE_TOL_FRACTIONAL
     total = 1.0
+    density_total = math.exp(log_ratio) if with_density else 0.0   # the centre's term
+    density_error = math.inf
     k_left = 0
     k_right = 0
     for level in range(MAX_HALVINGS + 1):
@@ -385,6 +415,7 @@ def _trapezoid(kind, centre, width, d, margin, rho, nu, chi, evaluations):
         left_open = True
         right_open = True
         added = 0.0
+        density_added = 0.0
         for k in range(1, stop, stride):
             if level == 0 and not (left_open or right_open):
                 break
@@ -394,18 +425,23 @@ def _trapezoid(kind, centre, width, d, margin, rho, nu, chi, evaluations):
                 else:
                     active = k < (k_left if side == 0 else k_right)
                 if active:
-                    term = _node(kind, inv_e if side == 0 else e, e if side == 0 else inv_e,
-                                 centre, scale, peak, d, margin, rho, nu, chi)
+                    term, density_term = _node(kind, inv_e if side == 0 else e,
+                                               e if side == 0 else inv_e, centre, scale,
+                                               peak, d, margin, rho, nu, chi, with_density)
                     if level == 0:
                         total += term
+                        density_total += density_term
+                        still_open = term >= TAIL_CUT * total or (
+                            with_density and density_term >= TAIL_CUT * density_total)
                         if side == 0:
                             k_left = k
-                            left_open = term >= TAIL_CUT * total
+                            left_open = still_open
                         else:
                             k_right = k
-                            right_open = term >= TAIL_CUT * total
+                            right_open = still_open
                     else:
                         added += term
+                        density_added += density_term
             e *= jump
             inv_e *= inv_jump
         if level == 0:
@@ -415,20 +451,33 @@ def _trapezoid(kind, centre, width, d, margin, rho, nu, chi, evaluations):
         # T(step) - T(2 step) = step * (added - total)
         converged = abs(added - total) <= tolerance * (total + added)
         total += added
+        if with_density:
+            change = abs(density_added - density_total) / (density_total + density_added)
+            density_error = change if change <= 1e-4 else math.inf
+            density_total += density_added
         if converged:
             break
-    return peak + math.log(total * scale * step), evaluations
+    log_density = -math.inf
+    if with_density:
+        log_density = peak + math.log(density_total * scale * step)
+    return peak + math.log(total * scale * step), log_density, density_error, evaluations
 
 
 @vector_kernel
-def _node(kind, e, inv_e, centre, scale, peak, d, margin, rho, nu, chi):
-    """Integrand relative to its peak, times the map's derivative, at the node t with
-    e = exp(t / STRETCH), inv_e = 1 / e (sinh and cosh from them)."""
+def _node(kind, e, inv_e, centre, scale, peak, d, margin, rho, nu, chi, with_density):
+    """(integrand, derivative's integrand) relative to the integrand's peak, times the
+    map's derivative, at the node t with e = exp(t / STRETCH), inv_e = 1 / e (sinh
+    and cosh from them); NaN (a chord of length 0) counts as 0."""
     v = centre + 0.5 * STRETCH * scale * (e - inv_e)
-    term = _relative_integrand(kind, v, d, margin, rho, nu, chi, peak) * 0.5 * (e + inv_e)
+    value, density = _relative_integrand(kind, v, d, margin, rho, nu, chi, peak, with_density)
+    stretch = 0.5 * (e + inv_e)
+    term = value * stretch
+    density_term = density * stretch
     if term != term:
-        return 0.0
-    return term
+        term = 0.0
+    if density_term != density_term:
+        density_term = 0.0
+    return term, density_term
 
 
 @kernel
@@ -455,7 +504,7 @@ def ball_log_surface_density(d, margin, rho, dim):
     nu = dim - 1.0
     if nu == 0.0:
         return _log_chord_density(margin, math.exp(-2.0 * rho * d)), 0
-    value, evaluations = _log_integral(DENSITY, d, margin, rho, 0.0, nu)
+    value, unused, unused_error, evaluations = _log_integral(DENSITY, d, margin, rho, 0.0, nu, False)
     return value + math.log(rho), evaluations
 
 
@@ -483,26 +532,47 @@ def ball_log_mass_squared_radius(d, margin, rho, residual, dim, upper):
     """ball_log_mass_radius for the squared radius rho^2 + residual (residual tiny):
     the noncentral chi-square passes x - rho^2 with rho = sqrt(x) rounded, whose
     half-ulp would otherwise cost twice the float64 floor of x."""
+    value, log_density, density_error, evaluations = _ball_log_mass(
+        d, margin, rho, residual, dim, upper, False)
+    return value, evaluations
+
+
+@kernel
+def ball_log_mass_and_density(d, margin, dim, upper):
+    """ball_log_mass together with log |dP/dm|, the derivative of the mass in the
+    margin, from the same nodes (_relative_integrand), and that derivative's relative
+    error bound: (log P, log |dP/dm|, error, evaluations). Where the mass does not
+    come from the ball integral (the Poisson mixture, N = 1, the limits) or the
+    derivative's sums did not settle, the derivative is NaN and its error inf."""
+    return _ball_log_mass(d, margin, d + margin, 0.0, dim, upper, True)
+
+
+@kernel
+def _ball_log_mass(d, margin, rho, residual, dim, upper, with_density):
+    """ball_log_mass_squared_radius, and with_density the derivative as in
+    ball_log_mass_and_density."""
     if margin != margin or d != d or not dim_supported(dim):
-        return math.nan, 0
+        return math.nan, math.nan, math.inf, 0
     if d == math.inf:
         if upper:
-            return log_norm_cdf(-margin), 0
-        return log_norm_cdf(margin), 0
+            return log_norm_cdf(-margin), math.nan, math.inf, 0
+        return log_norm_cdf(margin), math.nan, math.inf, 0
     if rho <= 0.0:
         if upper:
-            return 0.0, 0
-        return -math.inf, 0
+            return 0.0, math.nan, math.inf, 0
+        return -math.inf, math.nan, math.inf, 0
     if rho == math.inf:
         if upper:
-            return -math.inf, 0
-        return 0.0, 0
+            return -math.inf, math.nan, math.inf, 0
+        return 0.0, math.nan, math.inf, 0
     lam = d * d
     if poisson_applies(dim, lam):
         value, terms = poisson_log_tail(rho * rho + residual, dim, lam, upper)
         if value == value:
-            return value, terms
+            return value, math.nan, math.inf, terms
     nu = dim - 1.0
+    log_density = math.nan
+    density_error = math.inf
     # the smaller tail is computed directly, the larger as log(1 - exp(smaller))
     lower_is_small = margin * (rho + d) < dim
     if nu == 0.0:
@@ -513,12 +583,17 @@ def ball_log_mass_squared_radius(d, margin, rho, residual, dim, upper):
             small = log_interval_outside(rho, d, s_minus_d)
         evaluations = 0
     elif lower_is_small:
-        small, evaluations = _log_integral(INSIDE, d, margin, rho, residual, nu)
+        small, log_density, density_error, evaluations = _log_integral(
+            INSIDE, d, margin, rho, residual, nu, with_density)
     else:
-        near, evaluations = _log_integral(OUTSIDE_NEAR, d, margin, rho, residual, nu)
-        # P(W > rho) = Q(nu / 2, (rho^2 + residual) / 2)
+        near, log_density, density_error, evaluations = _log_integral(
+            OUTSIDE_NEAR, d, margin, rho, residual, nu, with_density)
+        # P(W > rho) = Q(nu / 2, (rho^2 + residual) / 2); its derivative cancels the
+        # near integral's boundary term (_relative_integrand)
         log_p, far = log_gamma_ratios(0.5 * nu, 0.5 * (rho * rho + residual))
         small = log_add_exp(near, far)
+    if not density_error < math.inf:
+        log_density = math.nan
     if lower_is_small != upper:
-        return small, evaluations
-    return log1m_exp(small), evaluations
+        return small, log_density, density_error, evaluations
+    return log1m_exp(small), log_density, density_error, evaluations

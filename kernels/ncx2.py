@@ -13,9 +13,10 @@ saddlepoint approximation (kernels/saddlepoint.py) takes over; its error falls l
 import math
 
 from ._jit import kernel
-from .ball import (ball_log_mass, ball_log_mass_radius, ball_log_mass_squared_radius,
-                   ball_log_surface_density, dim_supported, MIN_DIM_ABOVE_ONE)
-from .normal import norm_ppf_from_log, square_residual
+from .ball import (ball_log_mass, ball_log_mass_and_density, ball_log_mass_radius,
+                   ball_log_mass_squared_radius, ball_log_surface_density, dim_supported,
+                   MIN_DIM_ABOVE_ONE)
+from .normal import log_norm_pdf, norm_ppf_from_log, square_residual
 from .poisson import poisson_applies, poisson_log_pdf, poisson_log_tail
 from .saddlepoint import saddlepoint_log_pdf, saddlepoint_log_tail
 from .sankaran import model_margin, model_score
@@ -86,6 +87,17 @@ def ball_score(d, margin, dim, upper):
 
 
 @kernel
+def ball_score_and_slope(d, margin, dim, upper):
+    """(ball_score, its derivative in the margin, that derivative's relative error
+    bound): d score / dm = |dP/dm| / phi(score) for either tail, the derivative
+    from the mass's own nodes (ball_log_mass_and_density); NaN and inf where the
+    mass has no derivative from them."""
+    log_p, log_density, density_error, evaluations = ball_log_mass_and_density(d, margin, dim, upper)
+    score = -norm_ppf_from_log(log_p) if upper else norm_ppf_from_log(log_p)
+    return score, math.exp(log_density - log_norm_pdf(score)), density_error
+
+
+@kernel
 def _start_margin(d, dim, z, log_p, upper):
     """(margin, score slope there): Sankaran's model margin (kernels/sankaran.py, ~1e-6
     in score at N = 3072), or far in the lower tail, where the Wilson-Hilferty base
@@ -136,7 +148,11 @@ def ball_margin_quantile_from(d, log_p, dim, upper, m_start):
     caller solving nearby problems in sequence passes the previous answer.
 
     Solves score(m) = z* (score: the normal score of the mass, nearly linear in m)
-    by secant steps kept inside a bracket, to |dm| <= _margin_tolerance(d, m).
+    by secant steps kept inside a bracket, to |dm| <= _margin_tolerance(d, m). The
+    first mass comes with its exact slope where the ball integral gives it
+    (ball_score_and_slope): a Newton step from the start (Sankaran's model, ~1e-8
+    in score at lambda > 1e3) then often lands within the tolerance, by the same
+    error model as the secant's, and the answer takes one mass instead of two.
     NaN where dim is not dim_supported.
     """
     if not dim_supported(dim):
@@ -149,7 +165,19 @@ def ball_margin_quantile_from(d, log_p, dim, upper, m_start):
             slope = _normal_slope(d, m0, dim)
     else:
         m0, slope = _start_margin(d, dim, z, log_p, upper)
-    g0 = ball_score(d, m0, dim, upper) - z
+    score, exact_slope, slope_error = ball_score_and_slope(d, m0, dim, upper)
+    g0 = score - z
+    if 0.0 < exact_slope < math.inf and abs(g0) < math.inf:
+        slope = exact_slope
+        step = -g0 / slope
+        # Newton's error is C step^2, C the score's curvature over twice its slope:
+        # at most 0.48 / (2 rho) wherever the ball integral applies (lambda > 1e3,
+        # N <= MAX_DIM, tails to 1e-300; tests/test_ncx2_regressions.py), taken as 16
+        # times 1 / (2 rho); plus the step times the slope's relative error
+        rho = d + m0 + step
+        predicted = abs(step) * (min(8.0 * abs(step) / rho, 1.0) + slope_error + 1e-12)
+        if rho > 0.0 and predicted <= _margin_tolerance(d, m0 + step):
+            return m0 + step
     have_lo = False
     have_hi = False
     m_lo = -d

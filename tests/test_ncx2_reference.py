@@ -5,11 +5,14 @@ import json
 import pathlib
 import warnings
 
+import numba
 import numpy as np
 import pytest
 import scipy.stats
 
 from idrs_fast import _backend, ncx2
+from idrs_fast.kernels import ball
+from idrs_fast.kernels import ncx2 as ncx2_kernels
 from idrs_fast.kernels.poisson import POISSON_MAX_NC
 
 DATA = json.loads((pathlib.Path(__file__).parent / "data" / "ncx2_reference.json").read_text())
@@ -208,3 +211,94 @@ def test_density_edges():
     np.testing.assert_allclose(ncx2.pdf(x, df, nc), expected, rtol=4e-16, atol=0)   # exp() may round by an ulp
     np.testing.assert_array_equal(ncx2.pdf(x[:4], df[:4], nc[:4]), scipy.stats.ncx2.pdf(x[:4], df[:4], nc[:4]))
     assert np.isscalar(ncx2.logpdf(3.0, 4, 2.0))
+
+
+@numba.njit
+def _masses_and_derivatives(d, margin, dim, upper):
+    out = np.empty((d.size, 4))
+    for i in range(d.size):
+        log_p, log_density, error, evaluations = ball.ball_log_mass_and_density(d[i], margin[i], dim[i], upper)
+        out[i] = log_p, log_density, error, ball.ball_log_surface_density(d[i], margin[i], d[i] + margin[i], dim[i])[0]
+    return out
+
+
+def test_mass_derivative_from_the_same_nodes_matches_the_surface_density():
+    """ball_log_mass_and_density's dP/dm (the mass's own nodes, kernels/ball.py) against
+    dP/drho from its own integral (ball_log_surface_density, checked against mpmath by
+    the test above) on 3000 masses, lambda 1e3 to 1e12, +-30 sd: within 1e-12 (plus
+    4e-15 |log|), with the same mass bit for bit and an error bound that covers the
+    difference."""
+    rng = np.random.default_rng(18)
+    dim = rng.choice([2.0, 64.0, 784.0, 3072.0, 150528.0, 196608.0, 4e6], 3000)
+    lam = 10.0 ** rng.uniform(3.01, 12, dim.size)
+    x = dim + lam + rng.uniform(-30, 30, dim.size) * np.sqrt(2 * (dim + 2 * lam))
+    x = np.maximum(x, 1e-3 * lam)
+    d = np.sqrt(lam)
+    margin = (x - lam) / (np.sqrt(x) + d)
+    for upper in (False, True):
+        out = _masses_and_derivatives(d, margin, dim, upper)
+        log_p, work = _backend.run("ball_log_mass", d, margin, dim, upper=upper)
+        np.testing.assert_array_equal(out[:, 0], log_p)
+        settled = np.isfinite(out[:, 1])
+        assert settled.mean() > 0.99
+        difference = np.abs(np.expm1(out[settled, 1] - out[settled, 3]))
+        floor = 1e-13 + 4e-15 * np.abs(out[settled, 3])       # the logs' own rounding
+        assert np.all(difference <= 1e-12 + floor) and np.all(difference <= out[settled, 2] + floor)
+
+
+@numba.njit
+def _scores(d, margin, dim, upper):
+    return np.array([ncx2_kernels.ball_score(d, m, dim, upper) for m in margin])
+
+
+@pytest.mark.parametrize("dim", [2.0, 784.0, 3072.0, 196608.0, 4e6])
+def test_score_curvature_is_below_one_over_two_rho(dim):
+    """The quantile's Newton step from one mass (kernels/ncx2.ball_margin_quantile_from)
+    bounds its error by C step^2 with C = |score''| / (2 score') taken as 16 / (2 rho):
+    by finite differences of the score (the ball integral, lambda > 1e3), C <= 0.5 /
+    (2 rho) from the 1e-300 lower tail to the 1e-300 upper one (max ~0.48 at N = 784,
+    lambda = 1e3; 1/3 as lambda / N -> 0, where h -> 1/3 in Sankaran's model; 0 as
+    lambda / N -> inf)."""
+    for lam in (1.01e3, 1e4, 1e6, 1e10):
+        d = np.sqrt(lam)
+        for z in (-37.0, -8.0, 0.0, 8.0, 37.0):
+            upper = z > 0
+            log_p = scipy.stats.norm.logsf(abs(z))
+            m = _backend.run("ball_margin_quantile", *(np.array([v]) for v in (d, log_p, dim)), upper=upper)[0]
+            rho = d + m
+            if rho < 0.05 * d:              # a tiny ball: its own solver (ncx2_radius_quantile)
+                continue
+            h = 0.02 * np.sqrt(2 * (dim + 2 * lam)) / (2 * rho)    # 1/50 of the margin's sd
+            low, mid, high = _scores(d, m + h * np.array([-1.0, 0.0, 1.0]), dim, upper)
+            curvature = abs(high - 2 * mid + low) / h**2 / (2 * (high - low) / (2 * h))
+            assert curvature * 2 * rho <= 0.5, (lam, z, curvature * 2 * rho)
+
+
+@pytest.mark.parametrize("dim", [64.0, 3072.0, 196608.0])
+def test_quantile_from_one_mass_inverts_the_tail(dim, monkeypatch):
+    """At lambda >= 1e5 the start (Sankaran's model) is ~1e-8 in score near the centre
+    and the Newton step with the mass's exact slope lands within the margin
+    tolerance: one mass a quantile there (two before; in the 1e-300 and 1e-13 tails
+    at lambda = 1e5 two or three), and every answer still inverts the tail (the
+    kernels run as Python with their masses counted)."""
+    masses = {"count": 0}
+    for name in ("ball_score", "ball_score_and_slope"):
+        def counted(*args, original=getattr(ncx2_kernels, name)):
+            masses["count"] += 1
+            return original(*args)
+        monkeypatch.setattr(ncx2_kernels, name, counted)
+    cases, work = [], []
+    for lam in (1e5, 1e7, 1e10):
+        for log_p in (-690.0, -30.0, -2.0, -0.1):
+            for upper in (False, True):
+                masses["count"] = 0
+                m = ncx2_kernels.ball_margin_quantile(np.sqrt(lam), log_p, dim, upper)
+                cases.append((lam, log_p, upper, (np.sqrt(lam) + m) ** 2))
+                work.append(masses["count"])
+    monkeypatch.undo()
+    central = [w for (lam, log_p, upper, x), w in zip(cases, work) if log_p >= -2.0]
+    assert max(central) == 1 and max(work) <= 3 and np.mean(work) <= 1.5, work
+    for lam, log_p, upper, x in cases:
+        tail = ncx2.logsf if upper else ncx2.logcdf
+        slope = abs(tail(x * (1 + 1e-9), dim, lam) - tail(x * (1 - 1e-9), dim, lam)) / 2e-9
+        assert abs(tail(x, dim, lam) - log_p) <= 2e-15 * slope + 1e-13 * abs(log_p), (lam, log_p, upper)
