@@ -27,7 +27,7 @@ def _check_dim(values):
     dim = values["dim"]
     require("dim", dim, (dim == 1.0) | ((dim >= MIN_DIM_ABOVE_ONE) & (dim <= MAX_DIM)),
             f"must be 1 or in [{MIN_DIM_ABOVE_ONE:g}, {MAX_DIM:g}] (the range the kernels "
-            "are verified on; the radius falls like 1/sqrt(dim) and is ~0 beyond)")
+            "are verified on)")
 
 
 def _check_probability(name, values):
