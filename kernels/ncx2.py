@@ -151,8 +151,8 @@ def ball_margin_quantile_from(d, log_p, dim, upper, m_start):
     by secant steps kept inside a bracket, to |dm| <= _margin_tolerance(d, m). The
     first mass comes with its exact slope where the ball integral gives it
     (ball_score_and_slope): a Newton step from the start (Sankaran's model, ~1e-8
-    in score at lambda > 1e3) then often lands within the tolerance, by the same
-    error model as the secant's, and the answer takes one mass instead of two.
+    in score at lambda >= 1e5) then often lands within the tolerance (its error
+    C step^2 bounded as below), and the answer takes one mass instead of two.
     NaN where dim is not dim_supported.
     """
     if not dim_supported(dim):
@@ -172,7 +172,7 @@ def ball_margin_quantile_from(d, log_p, dim, upper, m_start):
         step = -g0 / slope
         # Newton's error is C step^2, C the score's curvature over twice its slope:
         # at most 0.48 / (2 rho) wherever the ball integral applies (lambda > 1e3,
-        # N <= MAX_DIM, tails to 1e-300; tests/test_ncx2_regressions.py), taken as 16
+        # N <= MAX_DIM, tails to 1e-300; tests/test_ncx2_reference.py), taken as 16
         # times 1 / (2 rho); plus the step times the slope's relative error
         rho = d + m0 + step
         predicted = abs(step) * (min(8.0 * abs(step) / rho, 1.0) + slope_error + 1e-12)
