@@ -272,3 +272,15 @@ def test_model_path_agrees_with_the_bracketed_search(dim, rate, p_a, monkeypatch
     assert abs(fast - slow) <= 1e-9 * slow
     if dim >= 784:
         assert used and masses < slow_masses
+
+
+@pytest.mark.parametrize("dim", [2e5, 1e6, 4e6])
+def test_radius_beyond_the_mpmath_references_brackets_scipys_root(dim):
+    """Above the mpmath-proved references (N <= 196608) up to MAX_DIM = 4e6, where
+    lambda << N and scipy's ncx2 is right (tests/test_extremes.py): the paper's certification test written on scipy (tests/naive.py, no
+    clamping) passes at r (1 - 1e-9) and fails at r (1 + 1e-8)."""
+    for sigma in (0.25, 0.5):
+        for p_a in (0.6, 0.99, 0.99999):
+            r = float(certified_radius(p_a, sigma, 0.01, dim))
+            assert naive.certifies(r * (1 - 1e-9), p_a, sigma, 0.01, dim, 1.0), (sigma, p_a, r)
+            assert not naive.certifies(r * (1 + 1e-8), p_a, sigma, 0.01, dim, 1.0), (sigma, p_a, r)
