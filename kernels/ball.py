@@ -99,6 +99,13 @@ def _log_chord_density(s_minus_d, psi):
 
 
 @vector_kernel
+def _far_end_ratio(s, d):
+    """psi = exp(-2 s d) = phi(s + d) / phi(s - d), the chord density's far end
+    relative to its near one; 0 once below e^-40."""
+    return math.exp(-2.0 * s * d) if s * d < 20.0 else 0.0
+
+
+@vector_kernel
 def _logistic(v):
     """(sigma(v), sigma(-v), exp(-|v|)) from one exp: the logistic map w = rho sigma(v)."""
     e = math.exp(-abs(v))
@@ -195,7 +202,7 @@ def _relative_integrand(kind, v, d, margin, rho, nu, chi, peak, with_density):
     s, s_minus_d = _chord(w, gap, d, margin, rho, residual)
     ratio = 0.0
     if kind == DENSITY:
-        psi = math.exp(-2.0 * s * d) if s * d < 20.0 else 0.0
+        psi = _far_end_ratio(s, d)
         exponent -= 0.5 * s_minus_d * s_minus_d + LOG_SQRT_2PI
         factor *= (1.0 + psi) / s
     else:
@@ -203,7 +210,7 @@ def _relative_integrand(kind, v, d, margin, rho, nu, chi, peak, with_density):
         exponent += log_factor
         factor *= prob
         if with_density:
-            psi = math.exp(-2.0 * s * d) if s * d < 20.0 else 0.0
+            psi = _far_end_ratio(s, d)
             ratio = (math.exp(-0.5 * s_minus_d * s_minus_d - LOG_SQRT_2PI - log_factor)
                      * (1.0 + psi) * rho / (s * prob))
     exponent -= peak
@@ -275,7 +282,7 @@ def _log_slope(kind, v, d, margin, rho, nu, chi):
         w = rho * sig
         gap = rho * sig_neg
     s, s_minus_d = _chord(w, gap, d, margin, rho, residual)
-    psi = math.exp(-2.0 * s * d) if s * d < 20.0 else 0.0
+    psi = _far_end_ratio(s, d)
     if kind == DENSITY:
         d_log_ds = -s_minus_d - d * 2.0 * psi / (1.0 + psi) - 1.0 / s
     else:

@@ -78,12 +78,19 @@ def ncx2_log_tail(x, df, nc, upper):
 
 
 @kernel
-def ball_score(d, margin, dim, upper):
-    """Normal score of the ball mass: Phi^-1(P) (lower) or -Phi^-1(Q) (upper)."""
-    log_p, evaluations = ball_log_mass(d, margin, dim, upper)
+def _normal_score(log_p, upper):
+    """Phi^-1(P) of a lower tail log P, or -Phi^-1(Q) of an upper tail log Q: the
+    score that rises with the margin for both."""
     if upper:
         return -norm_ppf_from_log(log_p)
     return norm_ppf_from_log(log_p)
+
+
+@kernel
+def ball_score(d, margin, dim, upper):
+    """Normal score of the ball mass: Phi^-1(P) (lower) or -Phi^-1(Q) (upper)."""
+    log_p, evaluations = ball_log_mass(d, margin, dim, upper)
+    return _normal_score(log_p, upper)
 
 
 @kernel
@@ -93,7 +100,7 @@ def ball_score_and_slope(d, margin, dim, upper):
     from the mass's own nodes (ball_log_mass_and_density); NaN and inf where the
     mass has no derivative from them."""
     log_p, log_density, density_error, evaluations = ball_log_mass_and_density(d, margin, dim, upper)
-    score = -norm_ppf_from_log(log_p) if upper else norm_ppf_from_log(log_p)
+    score = _normal_score(log_p, upper)
     return score, math.exp(log_density - log_norm_pdf(score)), density_error
 
 
@@ -157,7 +164,7 @@ def ball_margin_quantile_from(d, log_p, dim, upper, m_start):
     """
     if not dim_supported(dim):
         return math.nan
-    z = -norm_ppf_from_log(log_p) if upper else norm_ppf_from_log(log_p)
+    z = _normal_score(log_p, upper)
     m0 = m_start
     if m0 == m0 and d + m0 >= 0.0:
         score, slope = model_score(d, m0, dim)
